@@ -1,0 +1,313 @@
+"""Training steps, judged behaviourally with instrumented networks and optimizers.
+
+The student's d_step / g_step / train_step are called with the grader's probe networks: small
+models that record every call (inputs, outputs, and the gradient that reaches each output) and
+an optimizer that records its steps. From those records the grader tells, whatever the code
+looks like: which images D judged with which labels, whether the fakes were detached, whether
+stale gradients were cleared, and which loss produced the gradients (correct BCE targets, swapped
+labels, saturating loss...).
+"""
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from autograder.checks.diagnose import cosine
+from autograder.checks.registry import CheckFailure, check
+
+NZ, N_CLASSES, BATCH = 100, 10, 16
+STALE = 1e4  # gradient left in .grad before a step: only zero_grad removes it
+PARTS = {"part1_dcgan": {"image": (3, 32, 32), "conditional": False},
+         "part2_cgan": {"image": (1, 32, 32), "conditional": True}}
+
+
+class ProbeD(nn.Module):
+    """A linear discriminator whose outputs spread over (0, 1); records every call."""
+
+    def __init__(self, image, conditional):
+        super().__init__()
+        n_in = math.prod(image) + (N_CLASSES if conditional else 0)
+        self.linear = nn.Linear(n_in, 1)
+        nn.init.normal_(self.linear.weight, 0, 3 / math.sqrt(n_in))
+        self.conditional = conditional
+        self.calls = []
+
+    def forward(self, x, *rest):
+        if self.conditional and len(rest) != 1:
+            raise CheckFailure("netD must be called as netD(x, y): the conditional D judges an image with a label")
+        if not self.conditional and rest:
+            raise CheckFailure("netD takes one argument, the images")
+        y = rest[0] if rest else None
+        h = x.reshape(x.size(0), -1)
+        if y is not None:
+            h = torch.cat([h, y.reshape(y.size(0), -1)], dim=1)
+        out = torch.sigmoid(self.linear(h)).view(-1, 1, 1, 1)
+        call = {"x": x.detach().clone(), "y": None if y is None else y.detach().reshape(y.size(0), -1).clone(),
+                "d": out.detach().flatten().clone(), "grad": None}
+        if out.requires_grad:
+            out.register_hook(lambda g, call=call: call.__setitem__("grad", g.detach().flatten().clone()))
+        self.calls.append(call)
+        return out
+
+
+class ProbeG(nn.Module):
+    """A linear generator; records every call."""
+
+    def __init__(self, image, conditional):
+        super().__init__()
+        self.image, self.conditional = image, conditional
+        self.linear = nn.Linear(NZ + (N_CLASSES if conditional else 0), math.prod(image))
+        self.calls = []
+
+    def forward(self, z, *rest):
+        if self.conditional and len(rest) != 1:
+            raise CheckFailure("netG must be called as netG(z, y): the conditional G generates an image of class y")
+        h = z.reshape(z.size(0), -1)
+        y = rest[0].reshape(z.size(0), -1) if rest else None
+        if y is not None:
+            h = torch.cat([h, y], dim=1)
+        out = torch.tanh(self.linear(h)).view(-1, *self.image)
+        self.calls.append({"z": z.detach().reshape(z.size(0), -1).clone(),
+                           "y": None if y is None else y.detach().clone(), "x": out.detach().clone()})
+        return out
+
+
+class RecordingSGD(torch.optim.SGD):
+    """Plain SGD that remembers, at each step, the gradients it was given."""
+
+    def __init__(self, params):
+        super().__init__(params, lr=1e-3)
+        self.grads_at_step = []
+
+    def step(self, closure=None):
+        params = [p for group in self.param_groups for p in group["params"]]
+        self.grads_at_step.append([None if p.grad is None else p.grad.detach().clone() for p in params])
+        return super().step(closure)
+
+
+def _probes(part):
+    spec = PARTS[part]
+    return ProbeD(spec["image"], spec["conditional"]), ProbeG(spec["image"], spec["conditional"])
+
+
+def _onehot(labels):
+    return F.one_hot(labels, N_CLASSES).float().view(-1, N_CLASSES, 1, 1)
+
+
+def _real_batch(part):
+    x = torch.rand(BATCH, *PARTS[part]["image"]) * 2 - 1
+    y = _onehot(torch.randint(N_CLASSES, (BATCH,)))
+    return x, y
+
+
+def _snapshot(module):
+    return [p.detach().clone() for p in module.parameters()]
+
+
+def _unchanged(module, snapshot):
+    return all(torch.equal(p, s) for p, s in zip(module.parameters(), snapshot))
+
+
+def _has_grad(module):
+    return any(p.grad is not None and p.grad.abs().sum() > 0 for p in module.parameters())
+
+
+def _fill_stale(module):
+    for p in module.parameters():
+        p.grad = torch.full_like(p, STALE)
+
+
+def _one_step(optimizer, who):
+    if len(optimizer.grads_at_step) != 1:
+        raise CheckFailure(f"the {who} step must call its optimizer's step() exactly once; it was called "
+                           f"{len(optimizer.grads_at_step)} times")
+    grads = [g for g in optimizer.grads_at_step[0] if g is not None]
+    if not grads or all(g.abs().sum() == 0 for g in grads):
+        raise CheckFailure(f"the {who}'s parameters had no gradient when the optimizer stepped: call backward() "
+                           f"on the loss before optimizer.step()" + (
+                               ", and do not detach the fakes in the G step" if who == "G" else ""))
+    if min(float(g.abs().min()) for g in grads) > STALE / 10:
+        raise CheckFailure(f"stale gradients: the {who} optimizer stepped on gradients left from before the step. "
+                           f"Call optimizer{who}.zero_grad() (or net{who}.zero_grad()) before backward()")
+
+
+def _match_rows(rows, pool):
+    """For each row, the index of an identical row in pool (or -1)."""
+    if pool is None or len(pool) == 0:
+        return torch.full((len(rows),), -1)
+    diff = (rows.reshape(len(rows), 1, -1) - pool.reshape(1, len(pool), -1)).abs().amax(-1)
+    best = diff.min(dim=1)
+    return torch.where(best.values <= 1e-6, best.indices, torch.full_like(best.indices, -1))
+
+
+def _judgements(netD, netG, x_real):
+    """Sort every image D judged into real and fake rows, with its label, D's output and gradient."""
+    g_calls = netG.calls
+    fakes = torch.cat([c["x"] for c in g_calls]) if g_calls else None
+    fake_labels = torch.cat([c["y"] for c in g_calls]) if g_calls and g_calls[0]["y"] is not None else None
+    rows = {"real": [], "fake": []}
+    for call in netD.calls:
+        as_real, as_fake = _match_rows(call["x"], x_real), _match_rows(call["x"], fakes)
+        for i in range(len(call["x"])):
+            grad = None if call["grad"] is None else float(call["grad"][i])
+            label = None if call["y"] is None else call["y"][i]
+            if as_real[i] >= 0:
+                rows["real"].append({"source": int(as_real[i]), "y": label, "d": float(call["d"][i]), "grad": grad})
+            elif as_fake[i] >= 0:
+                made_for = None if fake_labels is None else fake_labels[as_fake[i]]
+                rows["fake"].append({"y": label, "made_for": made_for, "d": float(call["d"][i]), "grad": grad})
+    return rows
+
+
+def _check_labels(rows, y_real):
+    for row in rows["real"]:
+        if row["y"] is not None and not torch.equal(row["y"], y_real.reshape(BATCH, -1)[row["source"]]):
+            raise CheckFailure("real images were judged with labels other than their own: call netD(x_real, y_real)"
+                               " with the labels of that batch")
+    for row in rows["fake"]:
+        if row["y"] is not None and not torch.equal(row["y"], row["made_for"]):
+            raise CheckFailure("D judged fakes with labels other than those they were generated from: pass the same "
+                               "y to netG(z, y) and to netD(fake, y)")
+
+
+def _gradient_verdict(rows, expected, mistakes, who):
+    """Compare dLoss/dD(.) on each judged image with the correct loss's, naming the mistake matched."""
+    used = [r for kind in ("real", "fake") for r in rows[kind]]
+    if any(r["grad"] is None for r in used):
+        raise CheckFailure(f"some of D's outputs in the {who} step do not reach the loss (D judged images that the "
+                           "loss then ignores)")
+    found = torch.tensor([r["grad"] for r in used], dtype=torch.float64)
+
+    def vector(rule):
+        return torch.tensor([rule[kind](r["d"]) for kind in ("real", "fake") for r in rows[kind]], dtype=torch.float64)
+
+    if cosine(found, vector(expected)) > 0.999:
+        return
+    for label, rule in mistakes.items():
+        if cosine(found, vector(rule)) > 0.999:
+            raise CheckFailure(f"the {who} step's loss gives D's outputs the gradients of {label}")
+    raise CheckFailure(f"the {who} step's gradients on D's outputs match no BCE loss with the right targets: "
+                       + expected["doc"])
+
+
+D_EXPECTED = {"real": lambda d: -1 / d, "fake": lambda d: 1 / (1 - d),
+              "doc": "D minimises BCE(D(x), 1) + BCE(D(G(z)), 0)"}
+D_MISTAKES = {
+    "swapped labels (real judged against target 0, fakes against 1)": {"real": lambda d: 1 / (1 - d),
+                                                                       "fake": lambda d: -1 / d},
+    "the objective maximised instead of the loss minimised (a sign error)": {"real": lambda d: 1 / d,
+                                                                             "fake": lambda d: -1 / (1 - d)},
+    "a least-squares loss, not the binary cross-entropy": {"real": lambda d: d - 1, "fake": lambda d: d},
+}
+G_EXPECTED = {"real": None, "fake": lambda d: -1 / d,
+              "doc": "G minimises the non-saturating BCE(D(G(z)), 1)"}
+G_MISTAKES = {
+    "the saturating minimax loss mean log(1 - D(G(z))): use the non-saturating BCE(D(G(z)), 1)":
+        {"fake": lambda d: -1 / (1 - d)},
+    "BCE(D(G(z)), 0): the target for G's fakes must be 1 ('real')": {"fake": lambda d: 1 / (1 - d)},
+    "-BCE(D(G(z)), 1): a sign error": {"fake": lambda d: 1 / d},
+}
+
+
+def d_step_check(part):
+    conditional = PARTS[part]["conditional"]
+
+    def run(submission, context):
+        d_step = submission.get(part, "d_step")
+        netD, netG = _probes(part)
+        optimizerD = RecordingSGD(netD.parameters())
+        _fill_stale(netD)
+        x_real, y_real = _real_batch(part)
+        g_before = _snapshot(netG)
+        d_step(netD, netG, optimizerD, x_real, *([y_real] if conditional else []), NZ)
+        _one_step(optimizerD, "D")
+        if not _unchanged(netG, g_before) or _has_grad(netG):
+            raise CheckFailure("the D step reached G: D's loss back-propagated into G's parameters. Detach the fakes "
+                               "(netG(z).detach(), or generate them under torch.no_grad())")
+        rows = _judgements(netD, netG, x_real)
+        if not rows["real"]:
+            raise CheckFailure("D never judged the real batch x_real in the D step")
+        if not rows["fake"]:
+            raise CheckFailure("D never judged fakes made by netG in the D step")
+        _check_labels(rows, y_real)
+        _gradient_verdict(rows, D_EXPECTED, D_MISTAKES, "D")
+    return run
+
+
+def g_step_check(part):
+    conditional = PARTS[part]["conditional"]
+
+    def run(submission, context):
+        g_step = submission.get(part, "g_step")
+        netD, netG = _probes(part)
+        optimizerG = RecordingSGD(netG.parameters())
+        _fill_stale(netG)
+        d_before = _snapshot(netD)
+        if conditional:
+            y = _real_batch(part)[1]
+            g_step(netD, netG, optimizerG, y, NZ)
+        else:
+            g_step(netD, netG, optimizerG, BATCH, NZ, "cpu")
+        _one_step(optimizerG, "G")
+        if not _unchanged(netD, d_before):
+            raise CheckFailure("the G step changed D's parameters: only optimizerG may step in g_step")
+        rows = _judgements(netD, netG, torch.empty(0, *PARTS[part]["image"]))
+        if not rows["fake"]:
+            raise CheckFailure("D never judged G's fakes in the G step (or the fakes were changed before D saw them)")
+        if conditional:
+            if any(not torch.equal(c["y"], y.reshape(BATCH, -1)) for c in netG.calls):
+                raise CheckFailure("g_step(netD, netG, optimizerG, y, nz) must generate its fakes for the labels y "
+                                   "it is given")
+            _check_labels(rows, None)
+        _gradient_verdict(rows, G_EXPECTED, G_MISTAKES, "G")
+    return run
+
+
+def train_step_check(part):
+    conditional = PARTS[part]["conditional"]
+
+    def run(submission, context):
+        train_step = submission.get(part, "train_step")
+        for nb_update_D, nb_update_G in ((1, 1), (2, 1), (1, 3)):
+            netD, netG = _probes(part)
+            optimizerD, optimizerG = RecordingSGD(netD.parameters()), RecordingSGD(netG.parameters())
+            x_real, y_real = _real_batch(part)
+            out = train_step(netD, netG, optimizerD, optimizerG, x_real, *([y_real] if conditional else []), NZ,
+                             nb_update_D=nb_update_D, nb_update_G=nb_update_G)
+            steps = (len(optimizerD.grads_at_step), len(optimizerG.grads_at_step))
+            if steps != (nb_update_D, nb_update_G):
+                raise CheckFailure(f"with nb_update_D={nb_update_D}, nb_update_G={nb_update_G}, train_step made "
+                                   f"{steps[0]} D updates and {steps[1]} G updates")
+            if not (isinstance(out, (tuple, list)) and len(out) == 2):
+                raise CheckFailure("train_step must return the pair (loss of D, loss of G)")
+    return run
+
+
+def optimizers_check(part):
+    def run(submission, context):
+        make_optimizers = submission.get(part, "make_optimizers")
+        netD, netG = _probes(part)
+        optimizers = make_optimizers(netD, netG)
+        if not (isinstance(optimizers, (tuple, list)) and len(optimizers) == 2):
+            raise CheckFailure("make_optimizers(netD, netG) must return (optimizerD, optimizerG)")
+        for who, optimizer, net in (("D", optimizers[0], netD), ("G", optimizers[1], netG)):
+            if not isinstance(optimizer, torch.optim.Adam):
+                raise CheckFailure(f"optimizer{who} is {type(optimizer).__name__}: the course uses Adam")
+            params = {id(p) for group in optimizer.param_groups for p in group["params"]}
+            if params != {id(p) for p in net.parameters()}:
+                raise CheckFailure(f"optimizer{who} does not hold exactly net{who}'s parameters (swapped networks?)")
+            group = optimizer.param_groups[0]
+            if not math.isclose(group["lr"], 2e-4):
+                raise CheckFailure(f"optimizer{who} has lr {group['lr']}: the course uses 2e-4")
+            if tuple(group["betas"]) != (0.5, 0.999):
+                hint = " (Adam's default; the course uses beta1 = 0.5)" if tuple(group["betas"]) == (0.9, 0.999) else ""
+                raise CheckFailure(f"optimizer{who} has betas {tuple(group['betas'])}{hint}: expected (0.5, 0.999)")
+    return run
+
+
+for _part, _prefix in (("part1_dcgan", "dcgan"), ("part2_cgan", "cgan")):
+    check(f"{_prefix}.d_step")(d_step_check(_part))
+    check(f"{_prefix}.g_step")(g_step_check(_part))
+    check(f"{_prefix}.train_step")(train_step_check(_part))
+    check(f"{_prefix}.optimizers")(optimizers_check(_part))

@@ -1,0 +1,26 @@
+"""The rubric (grading.yml) and the expected values derived from the reference, read once."""
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+RUBRIC_PATH = ROOT / "grading.yml"
+EXPECTED_DIR = Path(__file__).resolve().parent / "expected"
+VISIBILITIES = {"visible", "hidden", "after_due_date", "after_published"}
+
+
+@lru_cache(maxsize=None)
+def load_rubric(path=RUBRIC_PATH):
+    rubric = yaml.safe_load(Path(path).read_text())
+    for rubric_id, item in rubric["checks"].items():
+        item.setdefault("visibility", "visible")
+        if item["visibility"] not in VISIBILITIES:
+            raise ValueError(f"grading.yml: {rubric_id} has visibility {item['visibility']!r}")
+    return rubric
+
+
+@lru_cache(maxsize=None)
+def load_expected(directory=EXPECTED_DIR):
+    return {p.stem: json.loads(p.read_text()) for p in sorted(Path(directory).glob("*.json"))}

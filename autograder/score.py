@@ -1,0 +1,57 @@
+"""Stage 3: run the rubric's checks on a loaded submission and total the points."""
+from dataclasses import dataclass, field
+
+import torch
+
+import autograder.checks  # noqa: F401  (registers every check)
+from autograder.checks.registry import REGISTRY, run_check
+from autograder.load import load_submission
+from autograder.rubric import load_expected, load_rubric
+
+
+@dataclass
+class Context:
+    """What a check may use besides the submission: the rubric, the expected values, the device."""
+    rubric: dict
+    expected: dict
+    device: str = "cpu"
+    seed: int = 0
+
+
+@dataclass
+class Scored:
+    id: str
+    title: str
+    points: float
+    max_points: float
+    passed: bool
+    message: str
+    visibility: str
+    details: dict = field(default_factory=dict)
+
+
+def default_device():
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def make_context(device=None, rubric=None):
+    rubric = rubric or load_rubric()
+    return Context(rubric, load_expected(), device or default_device(), rubric.get("seed", 0))
+
+
+def score_one(rubric_id, submission, context):
+    item = context.rubric["checks"][rubric_id]
+    result = run_check(rubric_id, submission, context)
+    return Scored(rubric_id, item.get("title", rubric_id), item["points"] if result.passed else 0, item["points"],
+                  result.passed, result.message, item["visibility"], result.details)
+
+
+def grade(path, device=None, only=None):
+    """Load the submission at `path` and score every rubric item (or those in `only`)."""
+    context = make_context(device)
+    submission = load_submission(path, context.rubric["parts"])
+    ids = [i for i in context.rubric["checks"] if only is None or i in only]
+    missing = [i for i in ids if i not in REGISTRY]
+    if missing:
+        raise KeyError(f"grading.yml names checks that no code registers: {missing}")
+    return submission, [score_one(i, submission, context) for i in ids]
