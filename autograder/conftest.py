@@ -1,0 +1,62 @@
+"""`pytest autograder`: the student's front end. One test per rubric item of grading.yml.
+
+Options: --submission PATH (default: the student's working copy, assignments/<assignment>/),
+--grading-out DIR (default: grading-output/), --device cpu|cuda. At the end, the table of
+checks, points and messages is printed, and results.json (Gradescope), report.html and
+junit.xml are written to the output folder.
+"""
+from pathlib import Path
+
+import pytest
+
+from autograder import report
+from autograder.load import load_submission
+from autograder.rubric import ROOT, load_rubric
+from autograder.score import make_context, score_one
+
+RESULTS = pytest.StashKey[list]()
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("autograder")
+    group.addoption("--submission", default=None, help="folder or file to grade (default: assignments/<assignment>/)")
+    group.addoption("--grading-out", default="grading-output", help="where results.json, report.html, junit.xml go")
+    group.addoption("--device", default=None, help="cpu or cuda (default: cuda when available)")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    config.stash[RESULTS] = []
+    if not getattr(config.option, "xmlpath", None):
+        config.option.xmlpath = str(Path(config.getoption("--grading-out")) / "junit.xml")
+
+
+def pytest_generate_tests(metafunc):
+    if "rubric_id" in metafunc.fixturenames:
+        metafunc.parametrize("rubric_id", list(load_rubric()["checks"]))
+
+
+@pytest.fixture(scope="session")
+def context(pytestconfig):
+    return make_context(pytestconfig.getoption("--device"))
+
+
+@pytest.fixture(scope="session")
+def submission(pytestconfig, context):
+    path = pytestconfig.getoption("--submission") or ROOT / "assignments" / context.rubric["assignment"]
+    return load_submission(path, context.rubric["parts"])
+
+
+@pytest.fixture
+def record(pytestconfig):
+    return pytestconfig.stash[RESULTS].append
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    scored = config.stash.get(RESULTS, [])
+    if not scored:
+        return
+    terminalreporter.section("grade")
+    terminalreporter.write_line(report.table(scored))
+    results, page = report.write_all(scored, config.getoption("--grading-out"))
+    terminalreporter.write_line(f"\nwritten: {results}, {page}")
