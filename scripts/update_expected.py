@@ -12,6 +12,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import autograder.checks  # noqa: E402,F401  (registers every network, hidden ones too)
 from autograder.checks.architecture import NETWORKS, trace_network  # noqa: E402
 from autograder.load import load_submission  # noqa: E402
 from autograder.rubric import EXPECTED_DIR, load_rubric  # noqa: E402
@@ -23,8 +24,19 @@ def architectures():
     return {rubric_id: trace_network(reference, network)[2] for rubric_id, network in NETWORKS.items()}
 
 
+def training():
+    """The reference's FID and accuracy under grading.yml's CPU training budget (the GPU figures
+    come from the calibration in benchmarks/, on a GPU)."""
+    from autograder.checks.training import run_training, training_config
+
+    rubric = load_rubric()
+    reference = load_submission(ROOT / "reference", rubric["parts"]).module("part2_cgan")
+    _, fid, accuracy = run_training(reference, training_config(rubric, "cpu"), "cpu", rubric["seed"])
+    return {"cpu": {"fid": round(fid, 1), "accuracy": round(accuracy, 3), "config": training_config(rubric, "cpu")}}
+
+
 def expected_files():
-    return {"architectures.json": architectures()}
+    return {"architectures.json": architectures(), "training.json": training()}
 
 
 def main():

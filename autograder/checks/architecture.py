@@ -21,6 +21,7 @@ class Network:
     name: str  # the class a student defines
     inputs: tuple  # (argument name, kind, shape without batch)
     method: str = None  # call this method instead of forward (VAE encode / decode)
+    kwargs: tuple = ()  # constructor arguments as (name, value) pairs; none: the course's defaults
     output: object = None  # "probability" for a D, the image shape (C, H, W) for a G, None otherwise
 
 
@@ -61,10 +62,11 @@ def make_inputs(network, batch=BATCH):
 def build(submission, network):
     cls = submission.get(network.part, network.name)
     try:
-        model = cls()
+        model = cls(**dict(network.kwargs))
     except TypeError as exc:
-        raise CheckFailure(f"`{network.name}()` could not be built with its default arguments ({exc}): "
-                           f"give every constructor argument the course's default value") from exc
+        call = ", ".join(f"{k}={v}" for k, v in network.kwargs)
+        raise CheckFailure(f"`{network.name}({call})` could not be built ({exc}): give the constructor the "
+                           f"arguments of the stub, each with the course's default value") from exc
     model.train()
     if network.method is None:
         return model, model
@@ -155,20 +157,22 @@ def _check_conditioning(name, fn, inputs):
         raise CheckFailure(f"{name}'s output does not change when the label y changes: y must enter the network")
 
 
-def architecture_check(rubric_id):
-    network = NETWORKS[rubric_id]
+def architecture_check(rubric_id, network):
+    """Register the architecture check of `network` under rubric_id."""
+    NETWORKS[rubric_id] = network
 
     def run(submission, context):
         model, inputs, sections, output = trace_network(submission, network)
-        label = network.name + (f".{network.method}" if network.method else "")
+        call = ", ".join(f"{k}={v}" for k, v in network.kwargs)
+        label = network.name + (f"({call})" if call else "") + (f".{network.method}" if network.method else "")
         compare_sections(label, context.expected["architectures"][rubric_id], sections)
         if torch.is_tensor(output):
             _check_output(label, network, inputs, output)
         _check_conditioning(label, model, inputs)
 
     run.__doc__ = f"{network.name}: every layer's type, hyperparameters and output shape."
-    return run
+    return check(rubric_id)(run)
 
 
-for _rubric_id in NETWORKS:
-    check(_rubric_id)(architecture_check(_rubric_id))
+for _rubric_id, _network in list(NETWORKS.items()):
+    architecture_check(_rubric_id, _network)

@@ -17,6 +17,10 @@ REGISTRY = {}
 class CheckFailure(Exception):
     """The submission does not do what the rubric item asks; the message says what and why."""
 
+    def __init__(self, message, details=None):
+        super().__init__(message)
+        self.details = details or {}
+
 
 @dataclass
 class Result:
@@ -51,7 +55,7 @@ def run_check(rubric_id, submission, context):
         details = fn(submission, context) or {}
         return Result(rubric_id, True, "ok", details)
     except CheckFailure as exc:
-        return Result(rubric_id, False, str(exc))
+        return Result(rubric_id, False, str(exc), exc.details)
     except MissingName as exc:
         return Result(rubric_id, False, str(exc))
     except (Exception, SystemExit, KeyboardInterrupt) as exc:

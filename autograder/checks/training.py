@@ -1,0 +1,73 @@
+"""The short training run: the student's cGAN, trained with the student's own steps, must learn.
+
+The student's networks, weights_init, make_optimizers and train_step are trained by the harness's
+trainer (autograder/trainer.py, the same loop that trains the reference) on the embedded MNIST,
+for the budget and seed of grading.yml's `training` section for this device kind. The samples'
+FID (MNIST LeNet features, through torch-fidelity) and conditional accuracy must fall inside the
+bands there; the reference's figures under the same budget (autograder/expected/training.json)
+are shown beside them.
+"""
+import torch
+
+from autograder.checks.registry import CheckFailure, check
+from autograder.data import mnist
+from autograder.metric_accuracy import conditional_accuracy
+from autograder.metric_fid import fid
+from autograder.trainer import train_cgan
+
+PART = "part2_cgan"
+MODELS = {"fc": ("cGANDiscriminator", "cGANGenerator"), "cdcgan": ("cDCGANDiscriminator", "cDCGANGenerator")}
+
+
+def training_config(rubric, device):
+    """grading.yml's training settings for this device kind ('cpu' or 'cuda')."""
+    return rubric["training"][torch.device(device).type]
+
+
+def sample_grid(samples, per_class):
+    """The first 10 samples of each class as a 10x10 grid in [0, 1], one row per class."""
+    rows = samples.view(10, per_class, 32, 32)[:, :10].add(1).div(2).clamp(0, 1)
+    return rows.permute(0, 2, 1, 3).reshape(320, 320).numpy()
+
+
+def run_training(submission_module, config, device, seed):
+    """Train the part's networks under `config`; return (TrainResult, fid, accuracy)."""
+    d_name, g_name = MODELS[config["model"]]
+    images, labels = mnist()
+    result = train_cgan(
+        getattr(submission_module, d_name)(), getattr(submission_module, g_name)(),
+        train_step=submission_module.train_step, make_optimizers=submission_module.make_optimizers,
+        weights_init=submission_module.weights_init, images=images, labels=labels,
+        iterations=config["iterations"], batch_size=config["batch_size"], seed=seed, device=device,
+        samples_per_class=config["samples_per_class"])
+    if not torch.isfinite(result.samples).all():
+        return result, float("inf"), 0.0
+    score = fid(result.samples, images, device=device)
+    accuracy = conditional_accuracy(result.samples, result.sample_labels, device=device)
+    return result, score, accuracy
+
+
+@check("cgan.training")
+def check_training(submission, context):
+    config = training_config(context.rubric, context.device)
+    d_name, g_name = MODELS[config["model"]]
+    for name in (d_name, g_name, "train_step", "make_optimizers", "weights_init"):
+        submission.get(PART, name)  # a missing piece fails here, with the reason it is missing
+    result, score, accuracy = run_training(submission.module(PART), config, context.device, context.seed)
+    reference = context.expected.get("training", {}).get(torch.device(context.device).type, {})
+    details = {"model": config["model"], "iterations": config["iterations"], "fid": round(score, 1),
+               "accuracy": round(accuracy, 3), "fid_max": config["fid_max"], "accuracy_min": config["accuracy_min"],
+               "reference_fid": reference.get("fid"), "reference_accuracy": reference.get("accuracy"),
+               "seconds": round(result.seconds, 1),
+               "your_samples": sample_grid(result.samples, config["samples_per_class"]),
+               "your_losses": result.losses_d, "your_G_losses": result.losses_g}
+    versus = (f" (the reference reaches FID {reference['fid']:.0f}, accuracy {reference['accuracy']:.2f} "
+              "under the same budget)") if reference else ""
+    if score > config["fid_max"] or accuracy < config["accuracy_min"]:
+        raise CheckFailure(
+            f"after {config['iterations']} iterations of your train_step on your {config['model']} networks, "
+            f"the samples have FID {score:.0f} (pass: at most {config['fid_max']}) and conditional accuracy "
+            f"{accuracy:.2f} (pass: at least {config['accuracy_min']}){versus}. The other checks of part 2 "
+            "say which piece is wrong; if they all pass, look at the loss curves in report.html",
+            details)
+    return details
