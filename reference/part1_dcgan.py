@@ -108,11 +108,17 @@ def get_noise(batch_size, nz=nz, device="cpu"):
     return torch.randn(batch_size, nz, 1, 1, device=device)
 
 
+def clamped_log(p):
+    """log(p) floored at -100 as torch's BCE does; at p = 0 the log is never evaluated, so the
+    gradient stays finite too (clamping log(0) = -inf afterwards would back-propagate NaN)."""
+    positive = p > 0
+    return torch.where(positive, torch.log(torch.where(positive, p, torch.ones_like(p))).clamp(min=-100),
+                       torch.full_like(p, -100.0))
+
+
 def bce(probs, targets):
-    """Binary cross-entropy, mean over elements; logs clamped at -100 so p = 0 or 1 stays finite."""
-    log_p = torch.clamp(torch.log(probs), min=-100)
-    log_1mp = torch.clamp(torch.log(1 - probs), min=-100)
-    return -(targets * log_p + (1 - targets) * log_1mp).mean()
+    """Binary cross-entropy, mean over elements; finite (value and gradient) at p = 0 and 1."""
+    return -(targets * clamped_log(probs) + (1 - targets) * clamped_log(1 - probs)).mean()
 
 
 def d_loss(d_real, d_fake):

@@ -416,11 +416,6 @@ def test_bce_at_probabilities_exactly_0_and_1_is_finite_and_clamped_like_torch(p
     assert got.item() == pytest.approx(F.binary_cross_entropy(pt, tt).item())
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "reference bug: part1_dcgan.bce clamps log(p) AFTER taking it, so at p = 0 or 1 the backward "
-    "pass computes 0 * (1/0) = NaN (torch's BCE gives a finite gradient). A D whose sigmoid "
-    "saturates to exactly 1.0 (logit > ~17 in float32) on a real image gets NaN gradients from "
-    "d_loss. Remove this marker once bce is fixed."))
 @pytest.mark.parametrize("p,t", [(0.0, 0.0), (1.0, 1.0), (1.0, 0.0), (0.0, 1.0)])
 def test_bce_gradient_is_finite_at_probabilities_exactly_0_and_1(p, t):
     """The docstring promises p = 0 or 1 'stays finite'; the gradient must too (a saturated D happens)."""
