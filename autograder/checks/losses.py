@@ -46,13 +46,19 @@ def check_bce(submission, context):
                                f"{float(expected):.5f} (torch.nn.functional.binary_cross_entropy): "
                                + explain([found], candidates, "check the formula -[t log p + (1 - t) log(1 - p)]"))
     for p_value, t_value in ((0.0, 1.0), (1.0, 0.0), (0.0, 0.0), (1.0, 1.0)):
-        found = _value(bce, torch.full((4,), p_value), torch.full((4,), t_value), name="bce")
+        probs = torch.full((4,), p_value, requires_grad=True)
+        found = _value(bce, probs, torch.full((4,), t_value), name="bce")
         if not torch.isfinite(found):
             raise CheckFailure(f"bce(p={p_value}, target={t_value}) is {float(found)}: log(0) must be clamped "
                                "(torch clamps the log at -100) or offset by a small epsilon")
         if t_value != p_value and found < 10:
             raise CheckFailure(f"bce(p={p_value}, target={t_value}) is {float(found):.3f}: a completely wrong "
                                "prediction must cost a large loss (torch gives 100)")
+        found.backward()
+        if probs.grad is None or not torch.isfinite(probs.grad).all():
+            raise CheckFailure(f"bce's gradient at p={p_value}, target={t_value} is not finite: clamping log(p) "
+                               "after taking it still back-propagates 1/0. Keep p away from 0 and 1 before the log "
+                               "(e.g. torch.log(p.clamp(min=1e-12))) so a saturated D cannot produce NaN")
 
 
 def _loss_check(name, formula, mistakes, accepted_scales=(1.0,)):
