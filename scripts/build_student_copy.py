@@ -65,16 +65,6 @@ JUNK_DIRS = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints", ".mypy_cache"
 JUNK_FILES = re.compile(r".*\.py[co]$|\.DS_Store$|.*~$|.*\.swp$")
 # nbgrader's markers: a notebook that carries them is a source notebook, not a released one.
 NBGRADER_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
-# Reference bodies that the copy is known to contain, as (file of the copy, reference function).
-# Each entry is a leak that waits for a fix outside this script: the build lets exactly these
-# through (with a warning) and tests/test_student_copy.py fails once an entry matches nothing,
-# so that it is deleted as soon as the fix lands.
-KNOWN_DUPLICATES = {
-    # The checks' LSGAN oracles (_lsgan_d, _lsgan_g) are the reference's expressions token for
-    # token; written with F.mse_loss they would not be.
-    ("autograder/checks/losses.py", "reference/part1_dcgan.py:lsgan_d_loss"),
-    ("autograder/checks/losses.py", "reference/part1_dcgan.py:lsgan_g_loss"),
-}
 # The student `run` must not name what the copy does not have.
 RUN_FORBIDDEN = re.compile(r"\b(tests|reference|scripts|solutions|benchmarks|demo)\b")
 
@@ -498,7 +488,6 @@ class BuildReport:
     hidden: list  # rubric ids removed
     dropped_modules: list  # check modules not shipped
     mixed_modules: dict = field(default_factory=dict)  # module -> hidden ids whose code still ships
-    tolerated: list = field(default_factory=list)  # findings let through by KNOWN_DUPLICATES
     committed: bool = False
 
 
@@ -616,13 +605,8 @@ def guard(stage, source, hidden, verify):
     present = sorted({p.relative_to(stage).parts[0] for p in stage.iterdir()})
     allowed = set(COPIED_FILES) | set(COPIED_TREES) | set(GENERATED) | {AUTOGRADER, RUBRIC}
     problems += [f"{name}: not in the allow-list" for name in present if name not in allowed]
-    tolerated = []
     if (source / "reference").is_dir():
-        for finding in find_solution_code(stage, source / "reference"):
-            if (finding.path, finding.reference) in KNOWN_DUPLICATES:
-                tolerated.append(finding)
-            else:
-                problems.append(f"solution code: {finding}")
+        problems += [f"solution code: {finding}" for finding in find_solution_code(stage, source / "reference")]
     problems += [f"nbgrader source notebook: {m}" for m in find_nbgrader_markers(stage)]
     rubric_text = (stage / RUBRIC).read_text(encoding="utf-8")
     problems += [f"{RUBRIC} still names hidden id {i}" for i in hidden if _mentions(rubric_text, i)]
@@ -638,7 +622,6 @@ def guard(stage, source, hidden, verify):
             problems.append("`reference` is importable next to the copy")
     if problems:
         raise BuildError("the student copy is not safe to ship:\n  " + "\n  ".join(problems))
-    return tolerated
 
 
 def build(dest, source=ROOT, *, git=False, verify=True, force=False):
@@ -650,7 +633,7 @@ def build(dest, source=ROOT, *, git=False, verify=True, force=False):
     stage.chmod(0o755)
     try:
         hidden, dropped, mixed = assemble(stage, source)
-        tolerated = guard(stage, source, hidden, verify)
+        guard(stage, source, hidden, verify)
         manifest = _manifest(stage)
         _write(stage / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
         if (dest / ".git").is_dir():
@@ -662,7 +645,7 @@ def build(dest, source=ROOT, *, git=False, verify=True, force=False):
         if stage.exists():
             shutil.rmtree(stage)
     committed = _commit(dest) if git else False
-    return BuildReport(dest, sorted(manifest["files"]) + [MANIFEST], hidden, dropped, mixed, tolerated, committed)
+    return BuildReport(dest, sorted(manifest["files"]) + [MANIFEST], hidden, dropped, mixed, committed)
 
 
 def main(argv=None):
@@ -684,8 +667,6 @@ def main(argv=None):
     for module, ids in report.mixed_modules.items():
         print(f"warning: {module} ships with the code of hidden checks {ids}: move them to "
               f"{HIDDEN_MODULE.as_posix()}", file=sys.stderr)
-    for finding in report.tolerated:
-        print(f"warning: known leak (KNOWN_DUPLICATES): {finding}", file=sys.stderr)
     return 0
 
 

@@ -97,12 +97,12 @@ def _g_minimax(d_fake):
 
 def _lsgan_d(d_real, d_fake):
     """the LSGAN D loss is 1/2 mean (D(x) - 1)^2 + 1/2 mean D(G(z))^2"""
-    return 0.5 * ((d_real - 1) ** 2).mean() + 0.5 * (d_fake ** 2).mean()
+    return 0.5 * F.mse_loss(d_real, torch.ones_like(d_real)) + 0.5 * F.mse_loss(d_fake, torch.zeros_like(d_fake))
 
 
 def _lsgan_g(d_fake):
     """the LSGAN G loss is 1/2 mean (D(G(z)) - 1)^2 (fakes pushed towards the 'real' target 1)"""
-    return 0.5 * ((d_fake - 1) ** 2).mean()
+    return 0.5 * F.mse_loss(d_fake, torch.ones_like(d_fake))
 
 
 check("dcgan.d_loss")(_loss_check("d_loss", _d_correct, {

@@ -11,8 +11,6 @@ import torch
 
 from autograder.checks.registry import CheckFailure, check
 from autograder.data import mnist
-from autograder.metric_accuracy import conditional_accuracy
-from autograder.metric_fid import fid
 from autograder.trainer import train_cgan
 
 PART = "part2_cgan"
@@ -42,6 +40,8 @@ def run_training(submission_module, config, device, seed):
         samples_per_class=config["samples_per_class"])
     if not torch.isfinite(result.samples).all():
         return result, float("inf"), 0.0
+    from autograder.metric_accuracy import conditional_accuracy  # torch-fidelity takes seconds to import:
+    from autograder.metric_fid import fid  # only the runs that train pay for it
     score = fid(result.samples, images, device=device)
     accuracy = conditional_accuracy(result.samples, result.sample_labels, device=device)
     return result, score, accuracy
