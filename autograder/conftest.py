@@ -12,7 +12,7 @@ import pytest
 from autograder import report
 from autograder.load import load_submission
 from autograder.rubric import ROOT, load_rubric
-from autograder.score import make_context, score_one
+from autograder.score import fingerprint, make_context
 
 RESULTS = pytest.StashKey[list]()
 
@@ -58,5 +58,6 @@ def pytest_terminal_summary(terminalreporter, config):
         return
     terminalreporter.section("grade")
     terminalreporter.write_line(report.table(scored))
-    results, page = report.write_all(scored, config.getoption("--grading-out"))
+    stamp = fingerprint(make_context(config.getoption("--device")))
+    results, page = report.write_all(scored, config.getoption("--grading-out"), stamp)
     terminalreporter.write_line(f"\nwritten: {results}, {page}")

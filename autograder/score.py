@@ -1,4 +1,6 @@
 """Stage 3: run the rubric's checks on a loaded submission and total the points."""
+import hashlib
+import platform
 from dataclasses import dataclass, field
 
 import torch
@@ -6,7 +8,7 @@ import torch
 import autograder.checks  # noqa: F401  (registers every check)
 from autograder.checks.registry import REGISTRY, run_check
 from autograder.load import load_submission
-from autograder.rubric import load_expected, load_rubric
+from autograder.rubric import EXPECTED_DIR, RUBRIC_PATH, load_expected, load_rubric
 
 
 @dataclass
@@ -28,6 +30,17 @@ class Scored:
     message: str
     visibility: str
     details: dict = field(default_factory=dict)
+
+
+def fingerprint(context):
+    """What a disputed grade needs to be re-run identically: software, hardware, rubric, seed."""
+    digest = hashlib.sha256(RUBRIC_PATH.read_bytes())
+    for path in sorted(EXPECTED_DIR.glob("*.json")):
+        digest.update(path.read_bytes())
+    device = torch.device(context.device)
+    return {"torch": torch.__version__, "cuda": torch.version.cuda, "python": platform.python_version(),
+            "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+            "rubric_sha256": digest.hexdigest(), "seed": context.seed}
 
 
 def default_device():

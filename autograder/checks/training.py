@@ -47,27 +47,38 @@ def run_training(submission_module, config, device, seed):
     return result, score, accuracy
 
 
+def _verdict(score, accuracy, config):
+    return score <= config["fid_max"] and accuracy >= config["accuracy_min"]
+
+
 @check("cgan.training")
 def check_training(submission, context):
+    """Train under grading.yml's budget; a failed run is re-run with the next seeds (`retries`), and
+    the check fails only if every run fails, so a correct submission's unlucky seed is forgiven."""
     config = training_config(context.rubric, context.device)
     d_name, g_name = MODELS[config["model"]]
     for name in (d_name, g_name, "train_step", "make_optimizers", "weights_init"):
         submission.get(PART, name)  # a missing piece fails here, with the reason it is missing
-    result, score, accuracy = run_training(submission.module(PART), config, context.device, context.seed)
+    runs = []
+    for attempt in range(1 + context.rubric["training"].get("retries", 0)):
+        seed = context.seed + attempt
+        result, score, accuracy = run_training(submission.module(PART), config, context.device, seed)
+        runs.append(f"seed {seed}: FID {score:.0f}, accuracy {accuracy:.2f}")
+        if _verdict(score, accuracy, config):
+            break
     reference = context.expected.get("training", {}).get(torch.device(context.device).type, {})
     details = {"model": config["model"], "iterations": config["iterations"], "fid": round(score, 1),
                "accuracy": round(accuracy, 3), "fid_max": config["fid_max"], "accuracy_min": config["accuracy_min"],
                "reference_fid": reference.get("fid"), "reference_accuracy": reference.get("accuracy"),
-               "seconds": round(result.seconds, 1),
+               "runs": "; ".join(runs), "seconds": round(result.seconds, 1),
                "your_samples": sample_grid(result.samples, config["samples_per_class"]),
-               "your_losses": result.losses_d, "your_G_losses": result.losses_g}
-    versus = (f" (the reference reaches FID {reference['fid']:.0f}, accuracy {reference['accuracy']:.2f} "
-              "under the same budget)") if reference else ""
-    if score > config["fid_max"] or accuracy < config["accuracy_min"]:
+               "your_D_losses": result.losses_d, "your_G_losses": result.losses_g}
+    if not _verdict(score, accuracy, config):
+        versus = (f" The reference reaches FID {reference['fid']:.0f}, accuracy {reference['accuracy']:.2f} under "
+                  "the same budget.") if reference else ""
         raise CheckFailure(
-            f"after {config['iterations']} iterations of your train_step on your {config['model']} networks, "
-            f"the samples have FID {score:.0f} (pass: at most {config['fid_max']}) and conditional accuracy "
-            f"{accuracy:.2f} (pass: at least {config['accuracy_min']}){versus}. The other checks of part 2 "
-            "say which piece is wrong; if they all pass, look at the loss curves in report.html",
-            details)
+            f"your {config['model']} networks trained by your train_step for {config['iterations']} iterations do "
+            f"not learn: {'; '.join(runs)} (pass: FID at most {config['fid_max']} and accuracy at least "
+            f"{config['accuracy_min']}).{versus} The other checks of part 2 say which piece is wrong; if they all "
+            "pass, look at the loss curves and samples in report.html", details)
     return details
