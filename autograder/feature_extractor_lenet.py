@@ -7,7 +7,6 @@ load it through `load_lenet`.
 """
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from torch_fidelity import FeatureExtractorBase, register_feature_extractor
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
 
@@ -41,11 +40,8 @@ def load_lenet(device="cpu", path=LENET_WEIGHTS):
 
 
 def uint8_to_lenet_input(x):
-    """torch-fidelity's images (B, 1 or 3, H, W) uint8 in 0-255 -> the LeNet's (B, 1, 32, 32) in [-1, 1]."""
-    x = x.float().div(127.5).sub(1).mean(dim=1, keepdim=True)
-    if x.shape[-2:] != (32, 32):
-        x = F.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False, antialias=True)
-    return x
+    """torch-fidelity's images (B, 1 or 3, 32, 32) uint8 in 0-255 -> the LeNet's (B, 1, 32, 32) in [-1, 1]."""
+    return x.float().div(127.5).sub(1).mean(dim=1, keepdim=True)
 
 
 class FeatureExtractorLeNet(FeatureExtractorBase):
@@ -57,9 +53,11 @@ class FeatureExtractorLeNet(FeatureExtractorBase):
         self.net = load_lenet(path=feature_extractor_weights_path or LENET_WEIGHTS)
 
     def forward(self, x):
-        if not (torch.is_tensor(x) and x.dtype == torch.uint8 and x.dim() == 4 and x.shape[1] in (1, 3)):
-            raise ValueError(f"expected uint8 images (B, 1 or 3, H, W), got {getattr(x, 'dtype', type(x))} "
-                             f"{tuple(getattr(x, 'shape', ()))}")
+        if not (torch.is_tensor(x) and x.dtype == torch.uint8 and x.dim() == 4 and x.shape[1] in (1, 3)
+                and x.shape[-2:] == (32, 32)):
+            raise ValueError(f"expected uint8 images (B, 1 or 3, 32, 32), got {getattr(x, 'dtype', type(x))} "
+                             f"{tuple(getattr(x, 'shape', ()))}; pad 28x28 digits by 2 pixels of background "
+                             "as autograder.data.mnist() does, rather than resizing them")
         feats = self.net.features(uint8_to_lenet_input(x))
         out = {"128": feats, "logits": self.net.head(feats)}
         return tuple(out[name] for name in self.features_list)
