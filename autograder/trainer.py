@@ -34,17 +34,21 @@ def _to_scalar_tensor(loss):
     return loss.detach().reshape(()) if torch.is_tensor(loss) else torch.tensor(float(loss))
 
 
-def train_cgan(netD, netG, *, train_step, make_optimizers, weights_init=None, images, labels,
+def train_cgan(make_netD, make_netG, *, train_step, make_optimizers, weights_init=None, images, labels,
                iterations, batch_size=128, seed=0, device="cpu", nz=100, nb_update_D=1,
                nb_update_G=1, n_classes=10, samples_per_class=100):
     """Train a conditional GAN for `iterations` calls of `train_step` and sample every class.
+
+    make_netD / make_netG are the network classes (or any factories): they are built after
+    seeding, so that the layers weights_init leaves alone (Linear layers, biases) start the same
+    for a given seed too, and a run is reproducible from its seed.
 
     `train_step(netD, netG, optimizerD, optimizerG, x, y_onehot, nz=, nb_update_D=, nb_update_G=)`
     is the course's API (reference/part2_cgan.py). Losses are kept on the device and copied once
     at the end, so the loop adds no host synchronisation of its own.
     """
     seed_everything(seed)
-    netD, netG = netD.to(device), netG.to(device)
+    netD, netG = make_netD().to(device), make_netG().to(device)
     if weights_init is not None:
         netD.apply(weights_init)
         netG.apply(weights_init)

@@ -114,11 +114,10 @@ def make_optimizers_lr_x100(netD, netG):
 
 
 def build(model, variant, seed):
-    """(netD, netG, train_step, make_optimizers) for one run; models built under `seed` so that the
-    layers weights_init leaves alone (Linear, conv biases) start the same for a given seed."""
-    torch.manual_seed(seed)
-    D_cls, G_cls = MODELS[model]
-    netD, netG = D_cls(), G_cls()
+    """(make_netD, make_netG, train_step, make_optimizers) for one run; the trainer builds the
+    networks after seeding with `seed`. (The results in results/ were measured when this function
+    seeded and built the networks itself, before the trainer did so.)"""
+    netD, netG = MODELS[model]
     step, make_opt = R.train_step, R.make_optimizers
     if variant == "g_frozen":
         step = step_g_frozen
@@ -127,7 +126,7 @@ def build(model, variant, seed):
     elif variant == "d_random_labels":
         step = step_d_random_labels
     elif variant == "g_ignores_y":
-        netG = ConstLabelG(netG)
+        netG = lambda: ConstLabelG(MODELS[model][1]())  # noqa: E731
     elif variant == "lr_x100":
         make_opt = make_optimizers_lr_x100
     elif variant != "reference":

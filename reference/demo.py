@@ -49,7 +49,7 @@ def main(argv=None):
         iterations = default_iterations if opt.iterations is None else opt.iterations
         print(f"training {name}: {iterations} iterations at batch {batch_size} on {opt.device}...", flush=True)
         result = train_cgan(
-            netD_cls(), netG_cls(),
+            netD_cls, netG_cls,
             train_step=part2_cgan.train_step, make_optimizers=part2_cgan.make_optimizers,
             weights_init=part2_cgan.weights_init, images=images, labels=labels,
             iterations=iterations, batch_size=batch_size, seed=opt.seed, device=opt.device,

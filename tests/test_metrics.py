@@ -116,7 +116,7 @@ def test_inception_fid_from_a_local_weights_file(tmp_path, halves):
 
 
 def _train_fc_cgan(images, labels, iterations):
-    return train_cgan(part2_cgan.cGANDiscriminator(), part2_cgan.cGANGenerator(),
+    return train_cgan(part2_cgan.cGANDiscriminator, part2_cgan.cGANGenerator,
                       train_step=part2_cgan.train_step, make_optimizers=part2_cgan.make_optimizers,
                       weights_init=part2_cgan.weights_init, images=images, labels=labels,
                       iterations=iterations, batch_size=64, seed=0)

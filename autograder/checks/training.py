@@ -33,7 +33,7 @@ def run_training(submission_module, config, device, seed):
     d_name, g_name = MODELS[config["model"]]
     images, labels = mnist()
     result = train_cgan(
-        getattr(submission_module, d_name)(), getattr(submission_module, g_name)(),
+        getattr(submission_module, d_name), getattr(submission_module, g_name),
         train_step=submission_module.train_step, make_optimizers=submission_module.make_optimizers,
         weights_init=submission_module.weights_init, images=images, labels=labels,
         iterations=config["iterations"], batch_size=config["batch_size"], seed=seed, device=device,
