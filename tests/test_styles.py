@@ -1,0 +1,181 @@
+"""Correct submissions written in other styles than the reference get full marks.
+
+tests/submissions/ holds complete submissions, each correct, each in a style of its own:
+
+- explicit_functional/: layers as attributes, functional activations (F.leaky_relu(x, 0.2),
+  torch.sigmoid), flattened D outputs (B, 1) and (B,), y branches computed first and concatenated
+  first, one-hot by scatter_, nn.BCELoss in the steps, fakes made under torch.no_grad(),
+  net.zero_grad(), interpolation in a loop from alpha = 1 down to 0;
+- builders/: layers made by helper functions in loops (nn.ModuleList, nn.ModuleDict, the 64x64
+  networks as subclasses), hand-written BCE with an epsilon, d_loss as one BCE over real and fake
+  (half the sum), one D call on torch.cat([x_real, fake]) with concatenated targets, fresh random
+  labels for the cGAN's fakes, torch.normal / torch.lerp, sigma**2 in the KL, a per-example-mean
+  VAE loss;
+- notebook_tutorial/: .ipynb notebooks in the PyTorch DCGAN tutorial's style (nn.Sequential with
+  OrderedDict, in-place activations, separate backward() for real and fake, label.fill_), with
+  IPython magics, nbgrader cells, a Colab / download cell that fails here, and `experiment` cells
+  that would overwrite graded names, run forever or raise if the grader ran them.
+
+Each is graded on the full rubric and must score every point; a failing check is reported with
+its message. The checks that train networks (cgan.training) are graded in a `slow` test of their
+own. VARIANTS are one-line edits of a style that
+keep it correct; where a check wrongly fails one, the case is a strict xfail naming the bug.
+"""
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from autograder.rubric import load_rubric
+from autograder.score import grade
+
+SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
+STYLES = sorted(p.name for p in SUBMISSIONS.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+PARTS = ("part1_dcgan", "part2_cgan", "part3_vae")
+PREFIX = {"part1_dcgan": "dcgan.", "part2_cgan": "cgan.", "part3_vae": "vae."}
+SLOW = {"cgan.training"}  # trains networks: graded apart, in the slow test below
+
+# Cells of the notebook style that fail when graded here (no Colab, no network), by design: a
+# failing cell costs only the names it defines, none of which are graded. {where: regex of the error}
+EXPECTED_LOAD_ERRORS = {
+    "notebook_tutorial": {
+        "part1_dcgan": {"cell 3": r"ModuleNotFoundError: No module named 'google'"},
+        "part2_cgan": {"cell 3": r"Dataset not found|No module named 'torchvision'"},
+    },
+}
+# Names that only an `experiment` cell defines: they must not exist after loading.
+EXPERIMENT_ONLY_NAMES = {"notebook_tutorial": {"part1_dcgan": {"G_losses", "D_losses"}, "part3_vae": {"model"}}}
+
+
+def rubric_ids(parts=PARTS):
+    return [i for i in load_rubric()["checks"] if i not in SLOW and any(
+        i.startswith(PREFIX[p]) for p in parts)]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """The checks run many small tensor ops: on a small shared CPU, intra-op threads cost more than
+    they bring (about 3x slower with 2 threads here). Yields the previous setting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield before
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def graded_styles():
+    cache = {}
+
+    def run(style):
+        if style not in cache:
+            cache[style] = grade(SUBMISSIONS / style, only=rubric_ids())
+        return cache[style]
+    return run
+
+
+def failures(scored):
+    return "\n".join(f"  {s.id} ({s.points}/{s.max_points}): {s.message}" for s in scored if not s.passed)
+
+
+def test_there_are_at_least_three_styles():
+    assert len(STYLES) >= 3, STYLES
+    for style in STYLES:
+        for part in PARTS:
+            assert any((SUBMISSIONS / style / f"{part}{suffix}").exists() for suffix in (".py", ".ipynb")), (style, part)
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_style_scores_full_marks(style, graded_styles):
+    submission, scored = graded_styles(style)
+    assert {s.id for s in scored} == set(rubric_ids())
+    assert all(s.passed for s in scored), f"{style} loses points:\n{failures(scored)}"
+    assert sum(s.points for s in scored) == sum(s.max_points for s in scored)
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_style_loads_as_intended(style, graded_styles):
+    """Every part is found; the only cells that fail are the expected ones; experiments never ran."""
+    submission, _ = graded_styles(style)
+    for part in PARTS:
+        loaded = submission.parts[part]
+        assert loaded.path is not None, (style, part)
+        expected = EXPECTED_LOAD_ERRORS.get(style, {}).get(part, {})
+        assert {e.where for e in loaded.errors} == set(expected), (style, part, loaded.errors)
+        for error in loaded.errors:
+            assert re.search(expected[error.where], error.summary), error
+        assert not EXPERIMENT_ONLY_NAMES.get(style, {}).get(part, set()) & set(loaded.namespace), (style, part)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("style", STYLES)
+def test_style_passes_the_training_checks(style, one_torch_thread):
+    """The rubric's training run (cgan.training: the style's own networks, weights_init,
+    make_optimizers and train_step, trained on MNIST under the CPU budget) must pass too."""
+    slow_ids = [i for i in load_rubric()["checks"] if i in SLOW]
+    if not slow_ids:
+        pytest.skip("the rubric has no training check")
+    torch.set_num_threads(one_torch_thread)  # training runs larger matrix products: all threads
+    try:
+        _, scored = grade(SUBMISSIONS / style, only=slow_ids)
+    finally:
+        torch.set_num_threads(1)
+    assert all(s.passed for s in scored), f"{style} loses points:\n{failures(scored)}"
+
+
+def test_the_notebook_style_is_a_notebook_with_magics_and_experiment_cells():
+    """Guards the notebook style's point: it must stay a notebook that exercises the loader."""
+    import nbformat
+    for part in PARTS:
+        nb = nbformat.read(str(SUBMISSIONS / "notebook_tutorial" / f"{part}.ipynb"), as_version=4)
+        nbformat.validate(nb)
+        sources = [c.source for c in nb.cells if c.cell_type == "code"]
+        assert any(re.search(r"^[%!]", s, re.M) for s in sources) or part == "part3_vae"
+        tagged = [c for c in nb.cells if "experiment" in c.metadata.get("tags", [])]
+        assert tagged, part
+    part1 = nbformat.read(str(SUBMISSIONS / "notebook_tutorial" / "part1_dcgan.ipynb"), as_version=4)
+    experiment = next(c.source for c in part1.cells if "experiment" in c.metadata.get("tags", []))
+    assert "while True" in experiment and "get_noise =" in experiment  # would hang and break the prior
+
+
+# --------------------------------------------------------------------------------------------
+# Variants: one edit of a style, still correct
+# --------------------------------------------------------------------------------------------
+
+VARIANTS = [
+    # (id, style, part, old, new, bug)
+    ("g-step-freezes-D-with-requires-grad", "explicit_functional", "part1_dcgan",
+     "    netG.zero_grad()\n    fake = netG(get_noise(batch_size, nz, device))\n    output = netD(fake).view(-1)\n",
+     "    netG.zero_grad()\n    netD.requires_grad_(False)\n    fake = netG(get_noise(batch_size, nz, device))\n"
+     "    output = netD(fake).view(-1)\n    netD.requires_grad_(True)\n", None),
+    ("cgan-fakes-for-shuffled-real-labels", "explicit_functional", "part2_cgan",
+     "        x_fake = netG(get_noise(b, nz, x_real.device), y_real)\n    netD.zero_grad()\n"
+     "    out_real = netD(x_real, y_real).view(-1)\n    out_fake = netD(x_fake, y_real).view(-1)\n",
+     "        y_fake = y_real[torch.randperm(b)]\n        x_fake = netG(get_noise(b, nz, x_real.device), y_fake)\n"
+     "    netD.zero_grad()\n    out_real = netD(x_real, y_real).view(-1)\n    out_fake = netD(x_fake, y_fake).view(-1)\n",
+     None),
+    ("vae-loss-mean-over-the-batch-of-both-terms", "explicit_functional", "part3_vae",
+     "    recon = F.mse_loss(x_hat, x.view(-1, 784), reduction=\"sum\")\n    return recon + kl_divergence(mu, logvar).sum()\n",
+     "    recon = F.mse_loss(x_hat, x.view(-1, 784), reduction=\"sum\") / x.size(0)\n"
+     "    return recon + kl_divergence(mu, logvar).mean()\n", None),
+    ("weights-init-part1-BatchNorm2d-only", "explicit_functional", "part1_dcgan",
+     "    elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):\n", "    elif isinstance(m, nn.BatchNorm2d):\n",
+     "dcgan.weights_init also applies Part 1's weights_init to an nn.BatchNorm1d, a layer Part 1 never uses: "
+     "a Part 1 weights_init written for the layers of Part 1 (isinstance(m, nn.BatchNorm2d)) is failed with "
+     "'BatchNorm1d scales have mean 1.0000, std 0.0000: expected N(1, 0.02)'"),
+]
+
+
+@pytest.mark.parametrize("variant", [
+    pytest.param(v, id=v[0], marks=[pytest.mark.xfail(strict=True, reason=v[5])] if v[5] else []) for v in VARIANTS])
+def test_variant_of_a_style_scores_full_marks(variant, tmp_path):
+    _, style, part, old, new, _ = variant
+    folder = tmp_path / style
+    shutil.copytree(SUBMISSIONS / style, folder)
+    path = next(folder.glob(f"{part}.*"))
+    source = path.read_text(encoding="utf-8")
+    assert source.count(old) == 1, f"{variant[0]}: the text to edit occurs {source.count(old)} times in {path.name}"
+    path.write_text(source.replace(old, new, 1), encoding="utf-8")
+    _, scored = grade(folder, only=rubric_ids([part]))
+    assert all(s.passed for s in scored), f"{variant[0]} loses points:\n{failures(scored)}"
