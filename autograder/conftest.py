@@ -1,9 +1,11 @@
 """`pytest autograder`: the student's front end. One test per rubric item of grading.yml.
 
 Options: --submission PATH (default: the student's working copy, assignments/<assignment>/),
---grading-out DIR (default: grading-output/), --device cpu|cuda. At the end, the table of
-checks, points and messages is printed, and results.json (Gradescope), report.html and
-junit.xml are written to the output folder.
+--grading-out DIR (default: grading-output/), --device cpu|cuda, --isolate auto|yes|no (default
+auto: on Linux, the submission's code runs only in child processes under grading.yml's `limits:`,
+see autograder/sandbox.py), --limits FILE (a YAML `limits:` section over grading.yml's). At the
+end, the table of checks, points and messages is printed, and results.json (Gradescope),
+report.html and junit.xml are written to the output folder.
 """
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from autograder.rubric import ROOT, load_rubric
 from autograder.score import fingerprint, make_context
 
 RESULTS = pytest.StashKey[list]()
+FINGERPRINT = pytest.StashKey[dict]()
 
 
 def pytest_addoption(parser):
@@ -22,11 +25,22 @@ def pytest_addoption(parser):
     group.addoption("--submission", default=None, help="folder or file to grade (default: assignments/<assignment>/)")
     group.addoption("--grading-out", default="grading-output", help="where results.json, report.html, junit.xml go")
     group.addoption("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    group.addoption("--isolate", default="auto", choices=("auto", "yes", "no"),
+                    help="run the submission's code in child processes under limits (auto: on Linux)")
+    group.addoption("--limits", default=None, help="YAML file whose `limits:` override grading.yml's")
+
+
+def _isolated(config):
+    from autograder.sandbox import isolation_available
+    choice = config.getoption("--isolate")
+    return choice == "yes" or (choice == "auto" and isolation_available())
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     config.stash[RESULTS] = []
+    # The output folder exists, owned by the grader, before any student code runs.
+    Path(config.getoption("--grading-out")).mkdir(parents=True, exist_ok=True)
     if not getattr(config.option, "xmlpath", None):
         config.option.xmlpath = str(Path(config.getoption("--grading-out")) / "junit.xml")
 
@@ -44,7 +58,14 @@ def context(pytestconfig):
 @pytest.fixture(scope="session")
 def submission(pytestconfig, context):
     path = pytestconfig.getoption("--submission") or ROOT / "assignments" / context.rubric["assignment"]
-    return load_submission(path, context.rubric["parts"])
+    if not _isolated(pytestconfig):
+        yield load_submission(path, context.rubric["parts"])
+        return
+    from autograder.sandbox import IsolatedSubmission, Sandbox
+    out = Path(pytestconfig.getoption("--grading-out")).resolve()
+    with Sandbox(device=context.device, limits=pytestconfig.getoption("--limits"), private_dirs=[out]) as box:
+        yield IsolatedSubmission(box, path)
+        pytestconfig.stash[FINGERPRINT] = box.fingerprint()
 
 
 @pytest.fixture
@@ -58,6 +79,6 @@ def pytest_terminal_summary(terminalreporter, config):
         return
     terminalreporter.section("grade")
     terminalreporter.write_line(report.table(scored))
-    stamp = fingerprint(make_context(config.getoption("--device")))
+    stamp = config.stash.get(FINGERPRINT, None) or fingerprint(make_context(config.getoption("--device")))
     results, page = report.write_all(scored, config.getoption("--grading-out"), stamp)
     terminalreporter.write_line(f"\nwritten: {results}, {page}")

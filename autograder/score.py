@@ -53,14 +53,23 @@ def make_context(device=None, rubric=None):
 
 
 def score_one(rubric_id, submission, context):
+    if hasattr(submission, "score_isolated"):  # loaded in the sandbox (autograder/sandbox.py), not here
+        return submission.score_isolated(rubric_id)
     item = context.rubric["checks"][rubric_id]
     result = run_check(rubric_id, submission, context)
     return Scored(rubric_id, item.get("title", rubric_id), item["points"] if result.passed else 0, item["points"],
                   result.passed, result.message, item["visibility"], result.details)
 
 
-def grade(path, device=None, only=None):
-    """Load the submission at `path` and score every rubric item (or those in `only`)."""
+def grade(path, device=None, only=None, isolate=False, limits=None):
+    """Load the submission at `path` and score every rubric item (or those in `only`).
+
+    isolate=True: the submission's code runs only in child processes, under grading.yml's
+    `limits:` (or `limits`, a dict or YAML file, over them); the first value returned is then a
+    sandbox.Graded (fingerprint, what loading skipped) instead of the loaded Submission."""
+    if isolate:
+        from autograder.sandbox import grade_isolated
+        return grade_isolated(path, device, only, limits)
     context = make_context(device)
     submission = load_submission(path, context.rubric["parts"])
     ids = [i for i in context.rubric["checks"] if only is None or i in only]

@@ -181,11 +181,10 @@ LAYER_NAMES = {"conv2d": "Conv2d", "conv_transpose2d": "ConvTranspose2d", "linea
 def describe(layer):
     """'Conv2d(3, 32, kernel 4, stride 2, padding 1, no bias)'-style text for messages."""
     name = LAYER_NAMES.get(layer["op"], layer["op"])
-    if layer["op"] in ("conv2d", "conv_transpose2d"):
-        return (f"{name}({layer['in']}, {layer['out']}, kernel {layer['kernel']}, stride {layer['stride']}, "
-                f"padding {layer['padding']}{'' if layer['bias'] else ', no bias'})")
-    if layer["op"] == "linear":
-        return f"{name}({layer['in']}, {layer['out']}{'' if layer['bias'] else ', no bias'})"
+    if layer["op"] in ("conv2d", "conv_transpose2d", "linear"):
+        details = [f"{key} {layer[key]}" for key in ("kernel", "stride", "padding") if layer.get(key) is not None]
+        bias = [] if layer.get("bias") in (True, None) else ["no bias"]
+        return f"{name}({', '.join([str(layer['in']), str(layer['out'])] + details + bias)})"
     if layer["op"] == "batch_norm":
         return f"{name}({layer['features']})"
     if layer["op"] == "leaky_relu":

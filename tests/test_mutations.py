@@ -65,14 +65,6 @@ def M(id, part, old, new, fails, set_bug=None, message_bug=None):
     return Mutation(id, part, old, new, tuple(fails.items()), set_bug, message_bug)
 
 
-# autograder/checks/diagnose.py: which_mistake() zips found_values (a list) with each candidate's value,
-# a bare tensor, so naming a mistake iterates over the candidate: a 0-d candidate raises TypeError, a (B,)
-# one has its element 0 compared with the whole (B,) answer. Every loss check that meets a wrong value
-# (dcgan.bce, d_loss, g_loss, g_loss_minimax, lsgan_d_loss, lsgan_g_loss, vae.kl, vae.loss) fails with
-# "your code raised TypeError: iteration over a 0-d tensor", a crash of the grader reported as the
-# student's, instead of naming the mistake. (Fix: wrap a bare candidate value in a list.)
-DIAGNOSE_BUG = ("diagnose.which_mistake zips [found] with a bare candidate tensor: the check crashes with "
-                "'your code raised TypeError: iteration over a 0-d tensor' instead of naming the mistake")
 
 
 P1, P2, P3 = PARTS
@@ -82,23 +74,23 @@ MUTATIONS = [
     # ------------------------------------------------------------------ Part 1: architectures
     M("dcgan-D-conv2-stride-1", P1,
       "nn.Conv2d(ndf, ndf * 2, 4, 2, 1, bias=False)", "nn.Conv2d(ndf, ndf * 2, 4, 1, 1, bias=False)",
-      {"dcgan.discriminator": r"layer 4 .*stride should be 2, not 1", WIDTH_D: r"stride should be 2, not 1"}),
+      {"dcgan.discriminator": r"layer 4 .*stride should be 2, not 1"}),
     M("dcgan-G-last-convT-with-bias", P1,
       "nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=False),\n            nn.Tanh()",
       "nn.ConvTranspose2d(ngf, nc, 4, 2, 1, bias=True),\n            nn.Tanh()",
-      {"dcgan.generator": r"no bias here: pass bias=False", WIDTH_G: r"bias=False"}),
+      {"dcgan.generator": r"no bias here: pass bias=False"}),
     M("dcgan-D-leaky-slope-0.02", P1,
       "nn.BatchNorm2d(ndf * 2),\n            nn.LeakyReLU(0.2),", "nn.BatchNorm2d(ndf * 2),\n            nn.LeakyReLU(0.02),",
-      {"dcgan.discriminator": r"slope should be 0\.2, not 0\.02", WIDTH_D: r"slope should be 0\.2"}),
+      {"dcgan.discriminator": r"slope should be 0\.2, not 0\.02"}),
     M("dcgan-D64-leaky-default-slope", P1,
       "nn.BatchNorm2d(c_out), nn.LeakyReLU(0.2)]", "nn.BatchNorm2d(c_out), nn.LeakyReLU()]",
       {"dcgan.discriminator64": r"slope should be 0\.2, not 0\.01 \(nn\.LeakyReLU's default is 0\.01"}),
     M("dcgan-G-missing-batchnorm", P1,
       "nn.BatchNorm2d(ngf * 2),\n            ", "",
-      {"dcgan.generator": r"layer 5 .*missing BatchNorm", WIDTH_G: r"missing BatchNorm"}),
+      {"dcgan.generator": r"layer 5 .*missing BatchNorm"}),
     M("dcgan-D-batchnorm-after-activation", P1,
       "nn.BatchNorm2d(ndf),\n            nn.LeakyReLU(0.2),", "nn.LeakyReLU(0.2),\n            nn.BatchNorm2d(ndf),",
-      {"dcgan.discriminator": r"layer 2 LeakyReLU.*BatchNorm, then the activation", WIDTH_D: r"BatchNorm"}),
+      {"dcgan.discriminator": r"layer 2 LeakyReLU.*BatchNorm, then the activation"}),
     M("dcgan-D64-missing-sigmoid", P1,
       "layers += [nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False), nn.Sigmoid()]",
       "layers += [nn.Conv2d(ndf * 8, 1, 4, 1, 0, bias=False)]",
@@ -146,27 +138,22 @@ MUTATIONS = [
       # bce is reused by the losses: they are wrong too (by the batch size), and say so
       {"dcgan.bce": r"the sum instead of the mean", "dcgan.d_loss": r"d_loss .* gives",
        "dcgan.g_loss": r"g_loss .* gives", "dcgan.g_loss_minimax": r"g_loss_minimax .* gives",
-       "dcgan.g_losses_gradients": r"g_loss_minimax gives a gradient"},
-      message_bug=DIAGNOSE_BUG),
+       "dcgan.g_losses_gradients": r"g_loss_minimax gives a gradient"}),
     M("dcgan-d-loss-swapped-labels", P1,
       "return bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake))",
       "return bce(d_real, torch.zeros_like(d_real)) + bce(d_fake, torch.ones_like(d_fake))",
-      {"dcgan.d_loss": r"swapped labels", "dcgan.d_step": r"swapped labels"},
-      message_bug=DIAGNOSE_BUG),
+      {"dcgan.d_loss": r"swapped labels", "dcgan.d_step": r"swapped labels"}),
     M("dcgan-g-loss-saturating", P1,
       "    return bce(d_fake, torch.ones_like(d_fake))", "    return -bce(d_fake, torch.zeros_like(d_fake))",
       {"dcgan.g_loss": r"the saturating minimax loss", "dcgan.g_losses_gradients": r"does g_loss saturate",
-       "dcgan.g_step": r"the saturating minimax loss"},
-      message_bug=DIAGNOSE_BUG),
+       "dcgan.g_step": r"the saturating minimax loss"}),
     M("dcgan-lsgan-g-loss-as-the-slide", P1,
       "return 0.5 * ((d_fake - 1) ** 2).mean()", "return 0.5 * (d_fake ** 2).mean()",
-      {"dcgan.lsgan_g_loss": r"the slide's 1/2 mean D\(G\(z\)\)\^2"},
-      message_bug=DIAGNOSE_BUG),
+      {"dcgan.lsgan_g_loss": r"the slide's 1/2 mean D\(G\(z\)\)\^2"}),
     M("dcgan-lsgan-d-loss-without-half", P1,
       "return 0.5 * ((d_real - 1) ** 2).mean() + 0.5 * (d_fake ** 2).mean()",
       "return ((d_real - 1) ** 2).mean() + (d_fake ** 2).mean()",
-      {"dcgan.lsgan_d_loss": r"without the factor 1/2"},
-      message_bug=DIAGNOSE_BUG),
+      {"dcgan.lsgan_d_loss": r"without the factor 1/2"}),
     M("dcgan-statement-raising-at-load", P1,
       "def g_loss_minimax(d_fake):", "def g_loss_minimax(d_fake, eps=EPS):",
       {"dcgan.g_loss_minimax": r"`g_loss_minimax` is not defined because part1_dcgan\.py lines \d+-\d+ failed: "
@@ -194,24 +181,13 @@ MUTATIONS = [
     M("dcgan-d-step-one-D-call-on-a-mixed-batch", P1,
       "loss = d_loss(netD(x_real), netD(x_fake))",
       "d_out = netD(torch.cat([x_real, x_fake]))\n    loss = d_loss(d_out[: x_real.size(0)], d_out[x_real.size(0) :])",
-      {"dcgan.d_step": r"BatchNorm|separate|same (batch|call)"},
-      set_bug="let through: one D call on torch.cat([x_real, fakes]) normalises real and fake images together in "
-              "D's BatchNorm (train mode), whose batch statistics then give the fakes away, and G learns nothing; "
-              "dcgan.d_step's probe D has no BatchNorm and accepts it. Measured on Part 2's FC cGAN with the "
-              "training check's CPU budget: FID 1026 / accuracy 0.10 with the mixed batch, 114 / 0.70 with two "
-              "D calls (cgan.training catches it there; Part 1 has no training check)"),
+      {"dcgan.d_step": r"BatchNorm|separate|same (batch|call)"}),
     M("dcgan-d-step-uniform-noise-inline", P1,
       "z = get_noise(x_real.size(0), nz, x_real.device)", "z = torch.rand(x_real.size(0), nz, 1, 1, device=x_real.device)",
-      {"dcgan.d_step": r"N\(0, I\)|uniform|prior"},
-      set_bug="let through: dcgan.d_step never looks at the z that reaches netG (ProbeG records it), so noise "
-              "drawn inline from the wrong distribution (torch.rand, as the tutorial draws noise inline) passes; "
-              "dcgan.prior only tests get_noise"),
+      {"dcgan.d_step": r"N\(0, I\)|uniform|prior"}),
     M("dcgan-d-step-fixed-fake-batch-size", P1,
       "z = get_noise(x_real.size(0), nz, x_real.device)", "z = get_noise(64, nz, x_real.device)",
-      {"dcgan.d_step": r"64 fakes|batch size|as many fakes"},
-      message_bug="a D step with the right BCE but 64 fakes for 16 real images (a hard-coded batch size) is told "
-                  "'gradients ... match no BCE loss with the right targets': the rows are weighted 1/16 vs 1/64, "
-                  "the cosine test fails, and the message blames the targets instead of the fake batch size"),
+      {"dcgan.d_step": r"64 fakes|batch size|as many fakes"}),
     M("dcgan-train-step-ignores-nb-update-D", P1,
       "for _ in range(nb_update_D):", "for _ in range(1):",
       {"dcgan.train_step": r"nb_update_D=2, nb_update_G=1, train_step made 1 D updates"}),
@@ -225,10 +201,7 @@ MUTATIONS = [
       {"cgan.onehot": r"gives \(5, 10\): expected \(5, 10, 1, 1\)"}),
     M("cgan-onehot-without-num-classes", P2,
       "F.one_hot(labels.long(), n_classes)", "F.one_hot(labels.long())",
-      {"cgan.onehot": r"n_classes|num_classes|labels? 9"},
-      set_bug="let through: cgan.onehot only probes labels [3, 0, 9, 3, 7], which contain 9, so "
-              "F.one_hot(labels) without num_classes passes; on a batch without a 9 it gives (B, max + 1) and "
-              ".view(-1, 10, 1, 1) crashes or silently regroups rows (e.g. onehot(torch.tensor([0, 1])))"),
+      {"cgan.onehot": r"n_classes|num_classes|labels? 9"}),
     M("cgan-prior-variance-2", P2,
       "return torch.randn(batch_size, nz, 1, 1, device=device)",
       "return torch.randn(batch_size, nz, 1, 1, device=device) * 2 ** 0.5",
@@ -243,11 +216,7 @@ MUTATIONS = [
     M("cgan-prior-one-scalar-per-example", P2,
       "return torch.randn(batch_size, nz, 1, 1, device=device)",
       "return torch.randn(batch_size, 1, 1, 1, device=device).expand(batch_size, nz, 1, 1)",
-      {"cgan.prior": r"coordinates of z are correlated"},
-      message_bug="the repeated-rows test runs before the correlation test, and float32 ties among the 20,000 "
-                  "scalar draws (2 or 3 expected) trip it: the message says 'rows of one get_noise batch repeat: "
-                  "each example needs its own z' where each example has its own z but its nz coordinates are one "
-                  "value"),
+      {"cgan.prior": r"coordinates of z are correlated"}),
     M("cgan-batchnorm-scale-init-N0", P2,
       "nn.init.normal_(m.weight, 1.0, 0.02)", "nn.init.normal_(m.weight, 0.0, 0.02)",
       {"cgan.weights_init": r"scales have mean -?0\.0\d*.*expected N\(1, 0\.02\)"}),
@@ -329,43 +298,33 @@ MUTATIONS = [
       {"vae.reparameterize": r"no noise is drawn"}),
     M("vae-kl-without-half", P3,
       "return -0.5 * torch.sum(", "return -torch.sum(",
-      {"vae.kl": r"the KL without the factor 1/2", "vae.loss": r"vae_loss gives"},
-      message_bug=DIAGNOSE_BUG),
+      {"vae.kl": r"the KL without the factor 1/2", "vae.loss": r"vae_loss gives"}),
     M("vae-kl-wrong-sign", P3,
       "return -0.5 * torch.sum(", "return 0.5 * torch.sum(",
-      {"vae.kl": r"the KL with the wrong sign", "vae.loss": r"vae_loss gives"},
-      message_bug=DIAGNOSE_BUG),
+      {"vae.kl": r"the KL with the wrong sign", "vae.loss": r"vae_loss gives"}),
     M("vae-kl-slides-formula", P3,
       "-0.5 * torch.sum(1 + logvar - mu ** 2 - logvar.exp(), dim=1)",
       "0.5 * torch.sum(1 + logvar + mu ** 2 - logvar.exp(), dim=1)",
-      {"vae.kl": r"the slides' formula", "vae.loss": r"vae_loss gives"},
-      message_bug=DIAGNOSE_BUG),
+      {"vae.kl": r"the slides' formula", "vae.loss": r"vae_loss gives"}),
     M("vae-kl-mean-over-latent-dims", P3,
       "torch.sum(1 + logvar - mu ** 2 - logvar.exp(), dim=1)", "torch.mean(1 + logvar - mu ** 2 - logvar.exp(), dim=1)",
-      {"vae.kl": r"the mean over latent dimensions instead of the sum", "vae.loss": r"vae_loss gives"},
-      message_bug=DIAGNOSE_BUG),
+      {"vae.kl": r"the mean over latent dimensions instead of the sum", "vae.loss": r"vae_loss gives"}),
     M("vae-kl-summed-over-the-batch-too", P3,
       "logvar.exp(), dim=1)", "logvar.exp())",
-      {"vae.kl": r"summed over the batch as well"},
-      message_bug=DIAGNOSE_BUG),  # vae_loss sums it anyway: still right
+      {"vae.kl": r"summed over the batch as well"}),  # vae_loss sums it anyway: still right
     M("vae-kl-keepdim-shape-B-1", P3,
       "logvar.exp(), dim=1)", "logvar.exp(), dim=1, keepdim=True)",
-      {"vae.kl": r"shape"},
-      message_bug="besides the diagnose crash: a (B, 1) KL with the right values gets 'expected -1/2 sum_j (1 + "
-                  "logvar_j - mu_j^2 - exp(logvar_j))' beside identical numbers: the formula is blamed, not the "
-                  "shape (B, 1) instead of (B,)"),
+      {"vae.kl": r"shape"}),
     M("vae-kl-syntax-error", P3,
       "logvar.exp(), dim=1)\n", "logvar.exp(), dim=1\n",
       {"vae.kl": r"`kl_divergence` is not defined because part3_vae\.py lines \d+-\d+ failed: SyntaxError",
        "vae.loss": r"NameError: name 'kl_divergence' is not defined"}),
     M("vae-loss-mean-squared-error", P3,
       "((x_hat - x.view_as(x_hat)) ** 2).sum()", "((x_hat - x.view_as(x_hat)) ** 2).mean()",
-      {"vae.loss": r"the mean squared error \(F\.mse_loss's default\) instead of the sum"},
-      message_bug=DIAGNOSE_BUG),
+      {"vae.loss": r"the mean squared error \(F\.mse_loss's default\) instead of the sum"}),
     M("vae-loss-minus-kl", P3,
       "+ kl_divergence(mu, logvar).sum()", "- kl_divergence(mu, logvar).sum()",
-      {"vae.loss": r"reconstruction minus KL"},
-      message_bug=DIAGNOSE_BUG),
+      {"vae.loss": r"reconstruction minus KL"}),
 ]
 
 
@@ -489,10 +448,6 @@ def test_a_mutation_leaves_the_other_parts_untouched(tmp_path, reference_sources
     assert_messages_name_the_mistake(scored, mutation)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "the hidden dcgan.width_arguments_* checks re-grade the whole layer table at other widths, so a layer "
-    "mistake (stride, bias, slope, BatchNorm) already charged by dcgan.discriminator / dcgan.generator also "
-    "costs the hidden 'follows its arguments' point, though the network does follow its arguments"))
 def test_hidden_width_checks_do_not_charge_a_layer_mistake_twice(graded):
     for mutation in MUTATIONS:
         if mutation.id in ("dcgan-D-conv2-stride-1", "dcgan-G-missing-batchnorm"):
@@ -544,7 +499,7 @@ def test_the_released_stubs_score_zero_with_clear_messages(tmp_path, reference_s
         # Either a statement of the check (CheckFailure / MissingName), or the stub's own exception
         # located in the student's file; any other exception would be the grader tripping on a stub.
         if s.message.startswith("your code raised"):
-            assert re.match(r"your code raised NotImplementedError:\s+at part\d_\w+\.py lines \d+-\d+, line \d+: "
+            assert re.match(r"your code raised NotImplementedError at part\d_\w+\.py lines \d+-\d+, line \d+: "
                             r"`raise NotImplementedError\(\)`$", s.message), f"{s.id}: {s.message}"
         else:
             assert "Traceback" not in s.message and "Error" not in s.message.split(":")[0], f"{s.id}: {s.message}"

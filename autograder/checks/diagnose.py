@@ -16,6 +16,7 @@ def agrees(found, expected, rtol=1e-4, atol=1e-5):
 def which_mistake(found_values, candidates):
     """candidates: {description: values}. The description of the first one that found_values matches."""
     for description, values in candidates.items():
+        values = values if isinstance(values, (list, tuple)) else [values]
         if all(agrees(f, v) for f, v in zip(found_values, values)):
             return description
     return None

@@ -42,17 +42,17 @@ def check_bce(submission, context):
                 "the sum instead of the mean over the batch": expected * probs.numel(),
                 "a missing minus sign": -expected,
             }
-            raise CheckFailure(f"bce on random probabilities with {label} gives {float(found):.5f}, expected "
+            raise CheckFailure(f"bce on random probabilities with {label} gives {float(found.detach()):.5f}, expected "
                                f"{float(expected):.5f} (torch.nn.functional.binary_cross_entropy): "
                                + explain([found], candidates, "check the formula -[t log p + (1 - t) log(1 - p)]"))
     for p_value, t_value in ((0.0, 1.0), (1.0, 0.0), (0.0, 0.0), (1.0, 1.0)):
         probs = torch.full((4,), p_value, requires_grad=True)
         found = _value(bce, probs, torch.full((4,), t_value), name="bce")
         if not torch.isfinite(found):
-            raise CheckFailure(f"bce(p={p_value}, target={t_value}) is {float(found)}: log(0) must be clamped "
+            raise CheckFailure(f"bce(p={p_value}, target={t_value}) is {float(found.detach())}: log(0) must be clamped "
                                "(torch clamps the log at -100) or offset by a small epsilon")
         if t_value != p_value and found < 10:
-            raise CheckFailure(f"bce(p={p_value}, target={t_value}) is {float(found):.3f}: a completely wrong "
+            raise CheckFailure(f"bce(p={p_value}, target={t_value}) is {float(found.detach()):.3f}: a completely wrong "
                                "prediction must cost a large loss (torch gives 100)")
         found.backward()
         if probs.grad is None or not torch.isfinite(probs.grad).all():
@@ -71,7 +71,7 @@ def _loss_check(name, formula, mistakes, accepted_scales=(1.0,)):
         expected = formula(*args)
         if not any(agrees(found, scale * expected) for scale in accepted_scales):
             candidates = {label: wrong(*args) for label, wrong in mistakes.items()}
-            raise CheckFailure(f"{name} on random D outputs gives {float(found):.5f}, expected "
+            raise CheckFailure(f"{name} on random D outputs gives {float(found.detach()):.5f}, expected "
                                f"{float(expected):.5f}: " + explain([found], candidates, formula.__doc__))
         found.backward()
         if any(a.grad is None or not torch.isfinite(a.grad).all() for a in args):

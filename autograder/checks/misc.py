@@ -6,12 +6,12 @@ from scipy import stats
 from autograder.checks.registry import CheckFailure, check
 
 
-def weights_init_check(part):
+def weights_init_check(part, batch_norms):
+    """weights_init on the kinds of layer the part's networks use (Part 1 has no BatchNorm1d)."""
     def run(submission, context):
         weights_init = submission.get(part, "weights_init")
         # fan-ins chosen so PyTorch's default init (std 1/sqrt(3 fan_in)) cannot pass for N(0, 0.02)
-        model = nn.Sequential(nn.Conv2d(32, 64, 4), nn.ConvTranspose2d(64, 32, 4), nn.BatchNorm2d(4096),
-                              nn.BatchNorm1d(4096))
+        model = nn.Sequential(nn.Conv2d(32, 64, 4), nn.ConvTranspose2d(64, 32, 4), *(bn(4096) for bn in batch_norms))
         model.apply(weights_init)
         for layer in (model[0], model[1]):
             w = layer.weight.detach().flatten().double()
@@ -23,7 +23,7 @@ def weights_init_check(part):
             if abs(stats.kurtosis(w.numpy())) > 0.2:
                 raise CheckFailure(f"{name} weights have the right std but are not normally distributed: use "
                                    "nn.init.normal_, not a uniform init")
-        for layer in (model[2], model[3]):
+        for layer in model[2:]:
             w, b = layer.weight.detach().double(), layer.bias.detach()
             name = type(layer).__name__
             if abs(float(w.mean()) - 1) > 0.002 or abs(float(w.std()) - 0.02) > 0.002:
@@ -34,8 +34,8 @@ def weights_init_check(part):
     return run
 
 
-check("dcgan.weights_init")(weights_init_check("part1_dcgan"))
-check("cgan.weights_init")(weights_init_check("part2_cgan"))
+check("dcgan.weights_init")(weights_init_check("part1_dcgan", (nn.BatchNorm2d,)))
+check("cgan.weights_init")(weights_init_check("part2_cgan", (nn.BatchNorm2d, nn.BatchNorm1d)))
 
 
 @check("cgan.onehot")
@@ -52,6 +52,14 @@ def check_onehot(submission, context):
     if not torch.equal(flat, torch.eye(10)[labels]):
         raise CheckFailure(f"onehot([3, 0, 9, 3, 7]) puts its ones at {flat.argmax(1).tolist()} "
                            f"({int(flat.sum())} ones in all): expected one 1 per row, at the label")
+    hint = "a batch without a 9 must still give 10 classes (F.one_hot(labels, num_classes=10))"
+    try:
+        small = onehot(torch.tensor([0, 1]))
+    except Exception as exc:
+        raise CheckFailure(f"onehot([0, 1]) raised {type(exc).__name__} ({exc}): {hint}") from exc
+    if not torch.is_tensor(small) or tuple(small.shape) != (2, 10, 1, 1):
+        shape = tuple(small.shape) if torch.is_tensor(small) else type(small).__name__
+        raise CheckFailure(f"onehot([0, 1]) gives {shape}: {hint}")
 
 
 class _RecordingG(nn.Module):

@@ -1,8 +1,8 @@
 """The prior P(z) = N(0, I): shape, dtype, device, distribution, fresh draws.
 
-The distribution is judged with scipy tests on 20,000 x 100 draws under a fixed seed: a
-Kolmogorov-Smirnov test against N(0, 1) and a test that the nz coordinates are uncorrelated,
-each at level 1e-4, so a correct prior fails with probability below 2e-4 (union bound) over
+The distribution is judged with scipy tests on 20,000 x 100 draws under a fixed seed: a test
+that the nz coordinates are uncorrelated and a Kolmogorov-Smirnov test against N(0, 1), each
+at level 1e-4, so a correct prior fails with probability below 2e-4 (union bound) over
 seeds; under the fixed seed the verdict is the same on every run.
 """
 import numpy as np
@@ -40,8 +40,15 @@ def prior_check(part):
         if torch.equal(z, get_noise(8, NZ, "cpu")):
             raise CheckFailure("two calls to get_noise returned the same tensor: draw fresh noise on every call")
         sample = get_noise(N_DRAWS, NZ, "cpu").reshape(N_DRAWS, NZ).double()
-        if torch.unique(sample, dim=0).shape[0] < N_DRAWS:
+        if torch.unique(sample, dim=0).shape[0] < 0.99 * N_DRAWS:  # float32 ties alone repeat a few rows
             raise CheckFailure("rows of one get_noise batch repeat: each example needs its own z")
+        corr = np.corrcoef(sample.numpy(), rowvar=False)
+        off_diagonal = corr[np.triu_indices(NZ, 1)]
+        # Under independence, N * r^2 summed over pairs is approximately chi2 with one dof per pair.
+        statistic = N_DRAWS * float((off_diagonal ** 2).sum())
+        if stats.chi2.sf(statistic, off_diagonal.size) < ALPHA:
+            raise CheckFailure("the nz coordinates of z are correlated (largest |correlation| "
+                               f"{np.abs(off_diagonal).max():.2f}): draw each coordinate independently")
         flat = sample.flatten().numpy()
         ks = stats.kstest(flat, "norm")
         if ks.pvalue < ALPHA:
@@ -55,13 +62,6 @@ def prior_check(part):
             else:
                 cause = "its values do not follow N(0, 1)"
             raise CheckFailure(f"get_noise samples are not N(0, I) (KS test p = {ks.pvalue:.1e}; {found}): {cause}")
-        corr = np.corrcoef(sample.numpy(), rowvar=False)
-        off_diagonal = corr[np.triu_indices(NZ, 1)]
-        # Under independence, N * r^2 summed over pairs is approximately chi2 with one dof per pair.
-        statistic = N_DRAWS * float((off_diagonal ** 2).sum())
-        if stats.chi2.sf(statistic, off_diagonal.size) < ALPHA:
-            raise CheckFailure("the nz coordinates of z are correlated (largest |correlation| "
-                               f"{np.abs(off_diagonal).max():.2f}): draw each coordinate independently")
     return run
 
 

@@ -59,4 +59,5 @@ def run_check(rubric_id, submission, context):
     except MissingName as exc:
         return Result(rubric_id, False, str(exc))
     except (Exception, SystemExit, KeyboardInterrupt) as exc:
-        return Result(rubric_id, False, f"your code raised {type(exc).__name__}: {exc}{_where(exc)}")
+        text = f": {exc}" if str(exc) else ""
+        return Result(rubric_id, False, f"your code raised {type(exc).__name__}{text}{_where(exc)}")

@@ -7,11 +7,13 @@ looks like: which images D judged with which labels, whether the fakes were deta
 stale gradients were cleared, and which loss produced the gradients (correct BCE targets, swapped
 labels, saturating loss...).
 """
+import contextlib
 import math
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from scipy import stats
 
 from autograder.checks.diagnose import cosine
 from autograder.checks.registry import CheckFailure, check
@@ -86,6 +88,26 @@ class RecordingSGD(torch.optim.SGD):
         return super().step(closure)
 
 
+@contextlib.contextmanager
+def fair_prior(submission, part):
+    """While a step is judged, the part's get_noise draws from N(0, I): a wrong prior is the prior
+    check's business, so the step checks judge only noise that the step draws by other means."""
+    namespace = submission.parts[part].namespace
+    saved = namespace.get("get_noise")
+
+    def get_noise(batch_size, nz=NZ, device="cpu", *args, **kwargs):
+        return torch.randn(batch_size, nz, 1, 1, device=device)
+
+    namespace["get_noise"] = get_noise
+    try:
+        yield
+    finally:
+        if saved is None:
+            del namespace["get_noise"]
+        else:
+            namespace["get_noise"] = saved
+
+
 def _probes(part):
     spec = PARTS[part]
     return ProbeD(spec["image"], spec["conditional"]), ProbeG(spec["image"], spec["conditional"])
@@ -149,6 +171,10 @@ def _judgements(netD, netG, x_real):
     rows = {"real": [], "fake": []}
     for call in netD.calls:
         as_real, as_fake = _match_rows(call["x"], x_real), _match_rows(call["x"], fakes)
+        if (as_real >= 0).any() and (as_fake >= 0).any():
+            raise CheckFailure("D judged real and fake images in one call (torch.cat([x_real, fake])): D's BatchNorm "
+                               "then normalises them together and its batch statistics give the fakes away. Call "
+                               "netD once on the real batch and once on the fakes")
         for i in range(len(call["x"])):
             grad = None if call["grad"] is None else float(call["grad"][i])
             label = None if call["y"] is None else call["y"][i]
@@ -158,6 +184,17 @@ def _judgements(netD, netG, x_real):
                 made_for = None if fake_labels is None else fake_labels[as_fake[i]]
                 rows["fake"].append({"y": label, "made_for": made_for, "d": float(call["d"][i]), "grad": grad})
     return rows
+
+
+def _check_noise(netG):
+    """The z given to G must come from the prior: N(0, I) with nz coordinates (get_noise)."""
+    z = torch.cat([c["z"] for c in netG.calls])
+    if z.shape[1] != NZ:
+        raise CheckFailure(f"netG received z with {z.shape[1]} values per example, expected nz = {NZ}: use get_noise")
+    p_value = stats.kstest(z.flatten().double().numpy(), "norm").pvalue
+    if p_value < 1e-4:
+        raise CheckFailure(f"the noise given to netG does not follow N(0, I) (KS test p = {p_value:.1e}; mean "
+                           f"{float(z.mean()):.2f}, std {float(z.std()):.2f}): draw it with get_noise")
 
 
 def _check_labels(rows, y_real):
@@ -220,7 +257,8 @@ def d_step_check(part):
         _fill_stale(netD)
         x_real, y_real = _real_batch(part)
         g_before = _snapshot(netG)
-        d_step(netD, netG, optimizerD, x_real, *([y_real] if conditional else []), NZ)
+        with fair_prior(submission, part):
+            d_step(netD, netG, optimizerD, x_real, *([y_real] if conditional else []), NZ)
         _one_step(optimizerD, "D")
         if not _unchanged(netG, g_before) or _has_grad(netG):
             raise CheckFailure("the D step reached G: D's loss back-propagated into G's parameters. Detach the fakes "
@@ -230,6 +268,10 @@ def d_step_check(part):
             raise CheckFailure("D never judged the real batch x_real in the D step")
         if not rows["fake"]:
             raise CheckFailure("D never judged fakes made by netG in the D step")
+        if len(rows["fake"]) != BATCH:
+            raise CheckFailure(f"the D step judged {len(rows['fake'])} fakes for a real batch of {BATCH}: generate as "
+                               "many fakes as real images (x_real.size(0)), not a fixed batch size")
+        _check_noise(netG)
         _check_labels(rows, y_real)
         _gradient_verdict(rows, D_EXPECTED, D_MISTAKES, "D")
     return run
@@ -244,17 +286,19 @@ def g_step_check(part):
         optimizerG = RecordingSGD(netG.parameters())
         _fill_stale(netG)
         d_before = _snapshot(netD)
-        if conditional:
-            y = _real_batch(part)[1]
-            g_step(netD, netG, optimizerG, y, NZ)
-        else:
-            g_step(netD, netG, optimizerG, BATCH, NZ, "cpu")
+        with fair_prior(submission, part):
+            if conditional:
+                y = _real_batch(part)[1]
+                g_step(netD, netG, optimizerG, y, NZ)
+            else:
+                g_step(netD, netG, optimizerG, BATCH, NZ, "cpu")
         _one_step(optimizerG, "G")
         if not _unchanged(netD, d_before):
             raise CheckFailure("the G step changed D's parameters: only optimizerG may step in g_step")
         rows = _judgements(netD, netG, torch.empty(0, *PARTS[part]["image"]))
         if not rows["fake"]:
             raise CheckFailure("D never judged G's fakes in the G step (or the fakes were changed before D saw them)")
+        _check_noise(netG)
         if conditional:
             if any(not torch.equal(c["y"], y.reshape(BATCH, -1)) for c in netG.calls):
                 raise CheckFailure("g_step(netD, netG, optimizerG, y, nz) must generate its fakes for the labels y "

@@ -45,6 +45,9 @@ def check_kl(submission, context):
     mu, logvar = _mu_logvar()
     found = kl(mu, logvar)
     expected = _kl_reference(mu, logvar)
+    if torch.is_tensor(found) and found.shape != expected.shape and agrees(found.reshape(-1), expected):
+        raise CheckFailure(f"kl_divergence returns shape {tuple(found.shape)} with the right values: expected one "
+                           "value per example, shape (B,) (sum over dim=1 without keepdim)")
     if not torch.is_tensor(found) or not agrees(found, expected):
         candidates = {label: fn(mu, logvar) for label, fn in KL_MISTAKES.items()}
         shown = found if not torch.is_tensor(found) else found.detach().flatten()[:3].tolist()
@@ -102,6 +105,6 @@ def check_vae_loss(submission, context):
             "the KL alone, without the reconstruction": kl,
             "reconstruction minus KL (the KL is added in the negative ELBO)": sse - kl,
         }
-        raise CheckFailure(f"vae_loss gives {float(found):.3f}, expected {float(sse + kl):.3f} (sum of squared "
+        raise CheckFailure(f"vae_loss gives {float(found.detach()):.3f}, expected {float(sse + kl):.3f} (sum of squared "
                            f"errors + KL, summed over the batch) or {float((sse + kl) / batch):.3f} (per-example "
                            "mean): " + explain([found.reshape(())], candidates, "check both terms and their reduction"))

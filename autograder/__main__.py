@@ -1,0 +1,106 @@
+"""`python -m autograder grade|batch|merge`: the command line of the harness (docs/batch.md).
+
+    python -m autograder grade PATH [--out DIR] [--device cpu|cuda] [--only IDS] [--skip IDS]
+                                    [--limits FILE] [--no-isolate]
+    python -m autograder batch SUBMISSIONS --out DIR [--jobs N] [--shard i/n] [--per-gpu K]
+                                    [--device cpu|cuda] [--only IDS] [--skip IDS] [--limits FILE]
+                                    [--roster CSV] [--duedate TEXT] [--force]
+    python -m autograder merge DIR... --out DIR
+
+IDS: comma-separated rubric ids. `grade` prints the table and writes results.json and
+report.html (as `pytest autograder` does); `batch` and `merge` write the class outputs.
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def _ids(text):
+    return [i.strip() for i in text.split(",") if i.strip()] if text else None
+
+
+def _common(parser):
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    parser.add_argument("--only", type=_ids, default=None, help="grade only these rubric ids (comma-separated)")
+    parser.add_argument("--skip", type=_ids, default=None, help="do not grade these rubric ids (comma-separated)")
+    parser.add_argument("--limits", default=None, help="YAML file whose `limits:` override grading.yml's")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    grade = commands.add_parser("grade", help="grade one submission")
+    grade.add_argument("path")
+    grade.add_argument("--out", default="grading-output")
+    grade.add_argument("--no-isolate", action="store_true", help="run the submission's code in this process")
+    _common(grade)
+    batch = commands.add_parser("batch", help="grade a folder of submissions")
+    batch.add_argument("submissions")
+    batch.add_argument("--out", required=True)
+    batch.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
+    batch.add_argument("--shard", default=None, help="i/n: grade only the i-th of n slices (1-based)")
+    batch.add_argument("--per-gpu", type=int, default=1, help="with --device cuda: submissions per GPU at once")
+    batch.add_argument("--roster", default=None, help="CSV with student_id, first_name, last_name, email")
+    batch.add_argument("--duedate", default="", help="the gradebook's duedate column")
+    batch.add_argument("--force", action="store_true", help="re-grade students already graded")
+    _common(batch)
+    merge = commands.add_parser("merge", help="merge shard outputs into one gradebook and summary")
+    merge.add_argument("dirs", nargs="+")
+    merge.add_argument("--out", required=True)
+    args = parser.parse_args(argv)
+
+    if args.command == "grade":
+        return _grade(args)
+    if args.command == "batch":
+        from autograder.batch import grade_batch, parse_shard
+        shard = parse_shard(args.shard) if args.shard else None
+        device = args.device or _default_device()
+        records = grade_batch(args.submissions, args.out, jobs=args.jobs, shard=shard, device=device,
+                              per_gpu=args.per_gpu, only=args.only, skip=args.skip, limits=args.limits,
+                              roster=args.roster, duedate=args.duedate, force=args.force)
+        errors = [r["extra_data"]["student_id"] for r in records if r["extra_data"].get("grader_error")]
+        print(f"{len(records)} students graded into {args.out}" + (f"; grader errors: {errors}" if errors else ""))
+        return 1 if errors else 0
+    from autograder.batch import merge as merge_dirs
+    summary = merge_dirs(args.dirs, args.out)
+    print(f"merged {summary['students']} students into {args.out}")
+    return 0
+
+
+def _default_device():
+    """cuda when a GPU is visible, decided without initialising CUDA in this process."""
+    import os
+    import shutil
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) == "":
+        return "cpu"
+    return "cuda" if shutil.which("nvidia-smi") and Path("/dev/nvidia0").exists() else "cpu"
+
+
+def _grade(args):
+    from autograder import report
+    from autograder.rubric import load_rubric
+    rubric = load_rubric()
+    ids = [i for i in rubric["checks"] if (not args.only or i in args.only) and i not in (args.skip or ())]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)  # exists, owned by the grader, before student code runs
+    if args.no_isolate:
+        from autograder.score import fingerprint, grade, make_context
+        _, scored = grade(args.path, device=args.device, only=ids)
+        stamp = fingerprint(make_context(args.device))
+    else:
+        from autograder.sandbox import Sandbox
+        with Sandbox(device=args.device, limits=args.limits, private_dirs=[out.resolve()]) as box:
+            graded = box.grade(args.path, ids)
+        scored, stamp = graded.scored, graded.fingerprint
+        skipped = {p: i["skipped"] for p, i in graded.parts.items() if i["skipped"] or i["failed"]}
+        if skipped:
+            print("code skipped while loading:", json.dumps(skipped, indent=1))
+    print(report.table(scored))
+    results, page = report.write_all(scored, out, stamp)
+    print(f"\nwritten: {results}, {page}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
