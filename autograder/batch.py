@@ -298,7 +298,7 @@ def grade_batch(submissions, out, jobs=1, shard=None, device="cpu", per_gpu=1, o
                         box.start()
                     graded = box.grade(candidate.path, ids)
                     scored, fingerprint = graded.scored, graded.fingerprint
-                    extra["parts"] = graded.parts
+                    extra["parts"], extra["seconds"] = graded.parts, graded.seconds
                 except (SandboxError, OSError, ValueError) as exc:  # the grader failed, not the student
                     if box is not None:
                         box.close()

@@ -230,6 +230,7 @@ class _Setup:
     private_dirs: tuple
     drop_to: tuple  # (uid, gid) of `nobody`, or () to stay root without capabilities (or non-root)
     base_vsize: int  # the server's address space, bytes
+    address_space_limit: bool = True  # RLIMIT_AS (CPU runs); without it only the RSS watch holds memory
     namespaces: list = field(default_factory=list)  # what _confine obtained, for the fingerprint
 
 
@@ -287,7 +288,7 @@ def _confine(setup):
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     fsize = setup.limits["output_bytes"] + 65536  # C-level writes: past this, SIGXFSZ ends the child
     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-    if setup.device == "cpu":  # CUDA reserves terabytes of address space: the server watches RSS instead
+    if setup.address_space_limit:  # CUDA reserves terabytes of address space: the server watches RSS instead
         address_space = setup.base_vsize + setup.limits["memory_mb"] * 2 ** 20
         resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
     import torch
@@ -613,6 +614,8 @@ class Server:
         _MODULE_OBJECTS.update({n: m for n, m in sys.modules.items()
                                 if n.split(".")[0] in PROTECTED_ROOTS and n.count(".") <= 1 and m is not None})
         self.drop_to = self._nobody() if os.geteuid() == 0 else ()
+        # AUTOGRADER_SANDBOX_RSS_ONLY=1: hold memory as on CUDA (RSS watch only), to test that path on a CPU.
+        self.address_space_limit = self.device == "cpu" and os.environ.get("AUTOGRADER_SANDBOX_RSS_ONLY") != "1"
         self.protocol_fds = ()
         self.probed = {}
         self._fingerprint = None
@@ -643,7 +646,7 @@ class Server:
     def isolation(self):
         """How children are confined here, for the fingerprint."""
         user = ("nobody" if self.drop_to else "root without capabilities") if os.geteuid() == 0 else "the grader's user"
-        return {"user": user, "memory": "RLIMIT_AS + RSS watch" if self.device == "cpu" else "RSS watch"}
+        return {"user": user, "memory": "RLIMIT_AS + RSS watch" if self.address_space_limit else "RSS watch"}
 
     # ---- one child ----
 
@@ -662,7 +665,7 @@ class Server:
         if self.drop_to:
             os.chown(workdir, *self.drop_to)
         setup = _Setup(workdir, self.limits, self.device, self.threads, self.protocol_fds,
-                       self.private_dirs if private else (), self.drop_to, vsize)
+                       self.private_dirs if private else (), self.drop_to, vsize, self.address_space_limit)
         read_fd, write_fd = os.pipe()
         pid = os.fork()
         if pid == 0:  # ---- the child ----
@@ -687,16 +690,33 @@ class Server:
             os.close(read_fd)
             shutil.rmtree(workdir, ignore_errors=True)
 
-    def _group_rss(self, pgid):
+    @staticmethod
+    def _children(pid):
+        """pid's direct children, from /proc/<pid>/task/*/children (no scan of /proc)."""
+        found = []
+        try:
+            for task in os.scandir(f"/proc/{pid}/task"):
+                try:
+                    found += [int(c) for c in Path(task.path, "children").read_text().split()]
+                except (OSError, ValueError):
+                    pass
+        except OSError:
+            pass
+        return found
+
+    def _tree(self, pid):
+        tree, pending = [], [pid]
+        while pending and len(tree) < 10000:
+            current = pending.pop()
+            tree.append(current)
+            pending += self._children(current)
+        return tree
+
+    def _tree_rss(self, pid):
         total = 0
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
-                continue
+        for member in self._tree(pid):
             try:
-                stat = Path(entry.path, "stat").read_text()
-                fields = stat[stat.rindex(")") + 2:].split()
-                if int(fields[2]) == pgid:
-                    total += int(fields[21]) * resource.getpagesize()
+                total += int(Path(f"/proc/{member}/statm").read_text().split()[1]) * resource.getpagesize()
             except (OSError, ValueError, IndexError):
                 pass
         return total
@@ -705,7 +725,7 @@ class Server:
         messages, buffer = [], b""
         phase, phase_start, check_used = "check", time.monotonic(), 0.0
         rss_limit = base_rss + self.limits["memory_mb"] * 2 ** 20
-        last_poll, status, reason, finished = 0.0, "ok", "", False
+        last_poll, status, reason, finished = time.monotonic(), "ok", "", False
         while True:
             now = time.monotonic()
             if phase == "load":
@@ -717,7 +737,7 @@ class Server:
                 break
             if now - last_poll > 0.25:
                 last_poll = now
-                if self._group_rss(pid) > rss_limit:
+                if self._tree_rss(pid) > rss_limit:
                     status, reason = "memory", (f"memory limit exceeded: your code used more than "
                                                 f"{self.limits['memory_mb']} MB (the grader's limit), so it was stopped")
                     break
@@ -762,7 +782,7 @@ class Server:
             except (ProcessLookupError, OSError):
                 pass
         self._kill(pid)
-        code = self._reap(pid)
+        code = self._reap(pid, wait=not finished)
         if status == "ok" and not finished:
             status = "died"
             if code is None:
@@ -789,35 +809,32 @@ class Server:
         return _Outcome(messages, status, reason, trace, tail, {"phase": phase})
 
     def _kill(self, pid):
-        for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+        """The child's process group, its descendants that left the group, and orphans of theirs
+        re-parented to this server (a subreaper): SIGKILL to all."""
+        victims = set(self._tree(pid)) | set(self._children(os.getpid()))
+        for target in (lambda: os.killpg(pid, signal.SIGKILL), *[
+                (lambda v=v: os.kill(v, signal.SIGKILL)) for v in victims]):
             try:
                 target()
             except (ProcessLookupError, PermissionError):
                 pass
-        # Descendants that left the group (setsid) were re-parented to us (subreaper): kill them too.
-        me = os.getpid()
-        for entry in os.scandir("/proc"):
-            if entry.name.isdigit() and int(entry.name) != pid:
-                try:
-                    stat = Path(entry.path, "stat").read_text()
-                    if int(stat[stat.rindex(")") + 2:].split()[1]) == me:
-                        os.kill(int(entry.name), signal.SIGKILL)
-                except (OSError, ValueError):
-                    pass
 
-    def _reap(self, pid):
+    def _reap(self, pid, wait):
+        """The child's exit status (waiting for it when `wait`: its status tells how it ended);
+        otherwise it is reaped later, while the next child already runs."""
         code = None
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                got, status = os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                break
-            if got == pid:
-                code = status
-                break
-            time.sleep(0.01)
-        while True:  # orphans re-parented to us
+        if wait:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    got, status = os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if got == pid:
+                    code = status
+                    break
+                time.sleep(0.002)
+        while True:  # finished children, and orphans re-parented to us
             try:
                 got, _ = os.waitpid(-1, os.WNOHANG)
             except ChildProcessError:
