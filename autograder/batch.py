@@ -39,7 +39,7 @@ from pathlib import Path
 
 from autograder import report
 from autograder.rubric import EXPECTED_DIR, RUBRIC_PATH, load_rubric
-from autograder.sandbox import GradedCheck, Sandbox, SandboxError, load_limits
+from autograder.sandbox import GradedCheck, Sandbox, load_limits
 
 NBGRADER_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
                     "raw_score", "late_submission_penalty", "score", "max_score"]
@@ -211,7 +211,7 @@ def _graded_ids(rubric, only, skip):
 
 def _student_record(candidate, scored, fingerprint, extra, rubric):
     results = report.gradescope(scored, fingerprint)
-    results["extra_data"].update({
+    results.setdefault("extra_data", {}).update({
         "student_id": candidate.student_id, "timestamp": candidate.timestamp, "source": candidate.source,
         "assignment": rubric["assignment"], "max_score": sum(s.max_points for s in scored), **candidate.info, **extra})
     return results
@@ -288,26 +288,25 @@ def grade_batch(submissions, out, jobs=1, shard=None, device="cpu", per_gpu=1, o
             except queue.Empty:
                 break
             started = time.monotonic()
-            extra = {"submission_sha256": digest, "grader_sha256": key}
-            if candidate.problem:
-                scored, fingerprint = _failed_everything(ids, rubric, candidate.problem), {}
-            else:
-                try:
+            extra = {"submission_sha256": digest, "grader_sha256": key, "duedate": duedate or ""}
+            try:
+                if candidate.problem:
+                    scored, fingerprint = _failed_everything(ids, rubric, candidate.problem), {}
+                else:
                     if box is None:
                         box = Sandbox(device=device, limits=limits, threads=threads, private_dirs=private, env=env)
                         box.start()
                     graded = box.grade(candidate.path, ids)
                     scored, fingerprint = graded.scored, graded.fingerprint
                     extra["parts"], extra["seconds"] = graded.parts, graded.seconds
-                except (SandboxError, OSError, ValueError) as exc:  # the grader failed, not the student
-                    if box is not None:
-                        box.close()
-                    box = None
-                    scored, fingerprint = _failed_everything(
-                        ids, rubric, f"grader error, not your code's fault (re-grading will retry): {exc}"), {}
-                    extra["grader_error"] = str(exc)[:2000]
+            except Exception as exc:  # noqa: BLE001 - the grader failed, not the student: never stop the batch
+                if box is not None:
+                    box.close()
+                box = None
+                scored, fingerprint = _failed_everything(
+                    ids, rubric, f"grader error, not your code's fault (re-grading will retry): {exc}"), {}
+                extra["grader_error"] = f"{type(exc).__name__}: {exc}"[:2000]
             results = _student_record(candidate, scored, fingerprint, extra, rubric)
-            results["extra_data"]["duedate"] = duedate or ""
             _write_student(out, candidate, scored, results, rubric)
             with lock:
                 done[0] += 1
