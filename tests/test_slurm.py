@@ -1,0 +1,239 @@
+"""A real single-node Slurm cluster grades a class through slurm/grade_array.sbatch (a job array,
+one shard per task) and slurm/merge.sbatch (a job that depends on the array); the merged gradebook
+and summaries must equal a local batch run's.
+
+The cluster is Debian's slurmctld + slurmd + munge, started here without systemd (the set-up of
+MEASUREMENTS.md: /run/munge created for munge, no cgroup plugins, no accounting, MpiDefault=none,
+MailProg=/bin/true, state and spool folders created). The packages are installed with apt-get when
+missing and we are root; otherwise the module is skipped, saying why. Every daemon started here
+is killed at the end, also when a test fails.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder import batch
+from autograder.rubric import ROOT
+
+PACKAGES = ["slurmctld", "slurmd", "slurm-client", "munge"]
+BINARIES = ["slurmctld", "slurmd", "sbatch", "sinfo", "munged"]
+ONLY = ["dcgan.bce", "dcgan.d_loss", "cgan.onehot", "vae.kl"]
+LIMITS = str(ROOT / "tests" / "faults" / "limits.yml")
+PARTS = ("part1_dcgan", "part2_cgan", "part3_vae")
+
+pytestmark = pytest.mark.slow
+
+
+def _install():
+    """The Slurm and munge binaries, installed with apt-get if missing (root only)."""
+    if all(shutil.which(b) or Path("/usr/sbin", b).exists() for b in BINARIES):
+        return
+    if os.geteuid() != 0:
+        pytest.skip("Slurm is not installed, and installing it (apt-get) needs root")
+    if not shutil.which("apt-get"):
+        pytest.skip("Slurm is not installed and there is no apt-get to install it")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    install = ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *PACKAGES]
+    done = subprocess.run(install, env=env, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:  # an image without package lists: fetch them once, then retry
+        subprocess.run(["apt-get", "update", "-qq"], env=env, capture_output=True, timeout=600)
+        done = subprocess.run(install, env=env, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        pytest.skip(f"apt-get could not install {' '.join(PACKAGES)}: {done.stderr[-500:]}")
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _descendants(pid):
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except (OSError, ValueError):
+                continue
+            found += children
+            pending += children
+    return found
+
+
+SLURM_CONF = """ClusterName=grading
+SlurmctldHost={host}(127.0.0.1)
+SlurmctldPort={ctld_port}
+SlurmdPort={d_port}
+SlurmUser=root
+AuthType=auth/munge
+StateSaveLocation={base}/state
+SlurmdSpoolDir={base}/spool
+SlurmctldPidFile={base}/slurmctld.pid
+SlurmdPidFile={base}/slurmd.pid
+SlurmctldLogFile={base}/slurmctld.log
+SlurmdLogFile={base}/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+MpiDefault=none
+MailProg=/bin/true
+SchedulerType=sched/backfill
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+ReturnToService=2
+NodeName={host} NodeAddr=127.0.0.1 CPUs={cpus} RealMemory=1000 State=UNKNOWN
+PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+"""
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A running single-node cluster: the environment its clients need (SLURM_CONF)."""
+    _install()
+    if os.geteuid() != 0:
+        pytest.skip("a single-node Slurm cluster needs root (slurmd starts jobs as their user)")
+    base = tmp_path_factory.mktemp("slurm")
+    for folder in ("state", "spool"):
+        (base / folder).mkdir()
+    host = socket.gethostname().split(".")[0]
+    conf = base / "slurm.conf"
+    conf.write_text(SLURM_CONF.format(host=host, base=base, cpus=os.cpu_count() or 1,
+                                      ctld_port=_free_port(), d_port=_free_port()))
+    env = {**os.environ, "SLURM_CONF": str(conf), "AUTOGRADER_PYTHON": sys.executable,
+           "PYTHONPATH": str(ROOT)}
+    started = []  # (name, Popen) of every daemon started here: killed at the end, whatever happens
+    try:
+        socket_path = Path("/run/munge/munge.socket.2")
+        if not socket_path.exists():
+            run_dir = Path("/run/munge")
+            run_dir.mkdir(parents=True, exist_ok=True)
+            shutil.chown(run_dir, "munge", "munge")
+            key = Path("/etc/munge/munge.key")
+            if not key.exists():
+                key.write_bytes(os.urandom(1024))
+                shutil.chown(key, "munge", "munge")
+                key.chmod(0o400)
+            started.append(("munged", subprocess.Popen(
+                ["runuser", "-u", "munge", "--", shutil.which("munged") or "/usr/sbin/munged", "--foreground"],
+                stdout=subprocess.DEVNULL, stderr=open(base / "munged.log", "w"))))
+            for _ in range(100):
+                if socket_path.exists():
+                    break
+                time.sleep(0.1)
+        for name in ("slurmctld", "slurmd"):
+            binary = shutil.which(name) or f"/usr/sbin/{name}"
+            started.append((name, subprocess.Popen([binary, "-D", "-f", str(conf)], env=env,
+                                                   stdout=open(base / f"{name}.out", "w"), stderr=subprocess.STDOUT)))
+            time.sleep(0.5)
+        deadline = time.monotonic() + 60
+        state = ""
+        while time.monotonic() < deadline:
+            for name, process in started:
+                if process.poll() is not None:
+                    raise RuntimeError(f"{name} exited ({process.returncode}): {(base / f'{name}.out').read_text()[-1500:]}"
+                                       if (base / f"{name}.out").exists() else f"{name} exited")
+            state = subprocess.run(["sinfo", "-h", "-o", "%T"], env=env, capture_output=True, text=True).stdout.strip()
+            if state == "idle":
+                break
+            time.sleep(0.5)
+        else:
+            logs = "".join((base / f).read_text()[-1500:] for f in ("slurmctld.log", "slurmd.log") if (base / f).exists())
+            raise RuntimeError(f"the node never became idle (state {state!r}):\n{logs}")
+        yield {"env": env, "base": base}
+    finally:
+        # Each daemon and what it started (slurmd's job steps and their graders, runuser's munged),
+        # by process id: nothing else on the machine is touched.
+        for _name, process in reversed(started):
+            for pid in _descendants(process.pid) + [process.pid]:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            process.wait(timeout=30)
+
+
+def _class(root):
+    """Four small submissions: three reference copies and one with a wrong bce."""
+    for student in ("ana", "ben", "chloe", "dmitri"):
+        folder = root / student
+        folder.mkdir(parents=True)
+        for part in PARTS:
+            source = (ROOT / "reference" / f"{part}.py").read_text()
+            if student == "ben" and part == "part1_dcgan":
+                source = source.replace("return -(targets * clamped_log(probs)", "return (targets * clamped_log(probs)")
+            (folder / f"{part}.py").write_text(source)
+    return root
+
+
+def _sbatch(cluster, *args):
+    run = subprocess.run(["sbatch", "--parsable", *args], cwd=ROOT, env=cluster["env"], capture_output=True,
+                         text=True, timeout=900)
+    return run.returncode, run.stdout.strip().split(";")[0], run.stderr
+
+
+@pytest.fixture(scope="module")
+def graded(cluster, tmp_path_factory):
+    """The class graded on the cluster (array, then merge) and locally."""
+    base = tmp_path_factory.mktemp("class")
+    submissions = _class(base / "submissions")
+    out = base / "slurm-out"
+    out.mkdir()  # Slurm opens the tasks' output files there
+    options = ["--only", ",".join(ONLY), "--limits", LIMITS, "--device", "cpu"]
+    started = time.monotonic()
+    code, array_id, err = _sbatch(cluster, "--wait", "--array=1-2", f"--output={out}/grade-%A_%a.out", "--chdir", str(ROOT),
+                                  str(ROOT / "slurm" / "grade_array.sbatch"), str(submissions), str(out), *options)
+    logs = "".join(p.read_text()[-2000:] for p in sorted(out.glob("grade-*.out"))) if out.exists() else ""
+    assert code == 0, f"array job failed ({code}): {err}\n{logs}"
+    code, merge_id, err = _sbatch(cluster, "--wait", f"--dependency=afterok:{array_id}", "--chdir", str(ROOT),
+                                  f"--output={out}/merge-%j.out", str(ROOT / "slurm" / "merge.sbatch"), str(out), "2")
+    assert code == 0, f"merge job failed ({code}): {err}"
+    on_cluster = time.monotonic() - started
+    local = base / "local-out"
+    batch.grade_batch(submissions, local, jobs=2, device="cpu", only=ONLY, limits=LIMITS, log=open(os.devnull, "w"))
+    return {"submissions": submissions, "out": out, "local": local, "seconds": on_cluster}
+
+
+def test_the_array_grades_one_shard_per_task(graded):
+    shards = [graded["out"] / f"shard-{i}" for i in (1, 2)]
+    students = [sorted(p.name for p in (s / "students").iterdir()) for s in shards]
+    assert sorted(sum(students, [])) == ["ana", "ben", "chloe", "dmitri"] and all(students)
+    assert len(list(graded["out"].glob("grade-*_1.out"))) == 1 and len(list(graded["out"].glob("grade-*_2.out"))) == 1
+
+
+def test_the_merged_outputs_equal_a_local_run(graded):
+    merged = graded["out"] / "merged"
+    for name in ("gradebook.csv", "checks.csv", "summary.json", "histogram.png"):
+        assert (merged / name).read_bytes() == (graded["local"] / name).read_bytes(), name
+    rows = (merged / "gradebook.csv").read_text().splitlines()
+    assert rows[0].split(",") == batch.NBGRADER_COLUMNS and len(rows) == 5
+    assert any(",ben," in r and ",3,0,3,7" in r for r in rows), rows
+
+
+def test_a_resubmitted_array_skips_what_is_graded(cluster, graded):
+    """slurm/submit.sh (array + dependent merge, WAIT=1) over the same output: nothing re-graded."""
+    run = subprocess.run([str(ROOT / "slurm" / "submit.sh"), str(graded["submissions"]), str(graded["out"]), "2",
+                          "--only", ",".join(ONLY), "--limits", LIMITS, "--device", "cpu"],
+                         cwd=ROOT, env={**cluster["env"], "WAIT": "1"}, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    logs = [p.read_text() for p in sorted(graded["out"].glob("grade-*.out"))]
+    assert sum("2 already graded, 0 to grade" in log for log in logs) >= 2, logs
+    assert (graded["out"] / "merged" / "gradebook.csv").read_bytes() == (graded["local"] / "gradebook.csv").read_bytes()
+
+
+def test_sbatch_wait_reports_a_failed_merge(cluster, tmp_path):
+    """A shard that never ran: the merge job fails, and `sbatch --wait` says so with its exit code."""
+    (tmp_path / "shard-1").mkdir()
+    code, _, _ = _sbatch(cluster, "--wait", "--chdir", str(ROOT), f"--output={tmp_path}/merge-%j.out",
+                         str(ROOT / "slurm" / "merge.sbatch"), str(tmp_path), "2")
+    assert code != 0
+    assert "shard 1/2 is missing" in "".join(p.read_text() for p in tmp_path.glob("merge-*.out"))
