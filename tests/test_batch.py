@@ -218,3 +218,29 @@ def test_sharded_then_merged_equals_a_single_run(klass, single, tmp_path):
     for name in ("gradebook.csv", "checks.csv", "summary.json", "histogram.png"):
         assert (merged / name).read_bytes() == (single / name).read_bytes(), name
     assert sorted(p.name for p in (merged / "students").iterdir()) == sorted(p.name for p in (single / "students").iterdir())
+
+
+def test_merge_needs_no_torch(single, tmp_path):
+    """The workflow's merge job runs on a plain runner: batch and merge never import torch."""
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from autograder.__main__ import main\n"
+            f"sys.exit(main(['merge', {str(single)!r}, '--out', {str(tmp_path / 'merged')!r}]))")
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert (tmp_path / "merged" / "gradebook.csv").read_bytes() == (single / "gradebook.csv").read_bytes()
+
+
+def test_the_workflow_shards_on_gpu_runners_and_merges():
+    import yaml
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "grade.yml").read_text())
+    jobs = workflow["jobs"]
+    grade = jobs["grade"]
+    assert grade["runs-on"] == ["self-hosted", "gpu"]
+    assert grade["strategy"]["matrix"]["shard"] == "${{ fromJSON(needs.plan.outputs.shards) }}"
+    assert grade["strategy"]["fail-fast"] is False
+    steps = " ".join(str(s) for s in grade["steps"])
+    assert "--shard \"$SHARD/$SHARDS\"" in steps and "--per-gpu" in steps and "upload-artifact" in steps
+    assert jobs["merge"]["needs"] == "grade" and jobs["merge"]["if"] == "always()"
+    merge_steps = " ".join(str(s) for s in jobs["merge"]["steps"])
+    assert "download-artifact" in merge_steps and "autograder merge shards/shard-*" in merge_steps
