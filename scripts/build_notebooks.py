@@ -43,6 +43,7 @@ build fails and says which.
 import argparse
 import ast
 import filecmp
+import json
 import os
 import re
 import shutil
@@ -520,14 +521,79 @@ def stale_files(rubric=None):
         return stale
 
 
+def is_test_cell(cell):
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("grade")) and not meta.get("solution") and cell.get("cell_type") == "code"
+
+
+def _seconds(cell):
+    from datetime import datetime
+    timing = cell.get("metadata", {}).get("execution", {})
+    start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+    if not (start and end):
+        return None
+    parse = lambda s: datetime.fromisoformat(s.replace("Z", "+00:00"))  # noqa: E731
+    return round((parse(end) - parse(start)).total_seconds(), 2)
+
+
+def execute_notebook(path, out_dir, skip_tests=False, timeout=900):
+    """Run a notebook top to bottom, experiment cells included, in its own folder (its set-up cell
+    finds the autograder from there); write the executed copy and a summary <name>.json into
+    out_dir; return the summary: seconds, and per code cell its id, tags, seconds, errors,
+    stderr, number of PNG figures."""
+    import time
+
+    from nbclient import NotebookClient
+
+    path, out_dir = Path(path), Path(out_dir)
+    notebook = nbformat.read(path, as_version=4)
+    if skip_tests:
+        notebook.cells = [c for c in notebook.cells if not is_test_cell(c)]
+    client = NotebookClient(notebook, timeout=timeout, kernel_name=KERNELSPEC["name"], allow_errors=True,
+                            record_timing=True, resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    client.execute()
+    summary = {"notebook": path.name, "seconds": round(time.perf_counter() - start, 1), "skip_tests": skip_tests,
+               "cells": []}
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        outputs = cell.get("outputs", [])
+        summary["cells"].append({
+            "id": cell.get("id"), "tags": cell.metadata.get("tags", []), "seconds": _seconds(cell),
+            "errors": [f"{o.get('ename')}: {o.get('evalue')}" for o in outputs if o.output_type == "error"],
+            "stderr": "".join(o.get("text", "") for o in outputs if o.output_type == "stream" and o.name == "stderr"),
+            "figures": sum("image/png" in o.get("data", {}) for o in outputs),
+        })
+    out_dir.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, out_dir / path.name)
+    (out_dir / f"{path.stem}.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--release", action="store_true", help="also run nbgrader generate_assignment into "
                         f"{RELEASE_DIRECTORY}/<assignment>/")
     parser.add_argument("--check", action="store_true", help="build in a temporary folder and fail if the "
                         "committed notebooks differ")
+    parser.add_argument("--execute", metavar="OUT", help="run the committed solution notebooks top to bottom, "
+                        "experiments included; write the executed copies and timings into OUT")
+    parser.add_argument("--only", action="append", help="with --execute: this part only (repeatable)")
+    parser.add_argument("--skip-tests", action="store_true", help="with --execute: leave the autograded cells out")
     args = parser.parse_args(argv)
     try:
+        if args.execute:
+            rubric = load_rubric()
+            failed = False
+            for part in args.only or rubric["parts"]:
+                summary = execute_notebook(ROOT / SOURCE_DIRECTORY / rubric["assignment"] / f"{part}.ipynb",
+                                           args.execute, skip_tests=args.skip_tests)
+                errors = [(c["id"], c["errors"]) for c in summary["cells"] if c["errors"]]
+                failed = failed or bool(errors)
+                print(f"{part}: {summary['seconds']} s, {sum(c['figures'] for c in summary['cells'])} figures"
+                      + (f", errors: {errors}" if errors else ""))
+            return 1 if failed else 0
         if args.check:
             stale = stale_files()
             if stale:
