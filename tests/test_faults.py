@@ -88,6 +88,22 @@ def test_the_corpus_is_the_one_tested():
     assert on_disk == set(FAULTS), "tests/faults/ and FAULTS disagree"
 
 
+def test_isolation_smoke(tmp_path):
+    """A quick pass over three faults (the whole corpus below is marked slow): a hang, an exit and
+    a huge allocation each cost their own check only."""
+    from autograder.sandbox import Sandbox
+    names = ["loop_in_loss", "os_exit_in_check", "huge_allocation"]
+    folders = materialize(tmp_path / "class", names, control=False)
+    with Sandbox(device="cpu", limits=str(LIMITS_FILE), threads=1) as box:
+        results = {n: {s.id: s for s in box.grade(folders / n, ["dcgan.d_loss", "dcgan.bce", "vae.kl"]).scored}
+                   for n in names}
+    assert "timed out" in results["loop_in_loss"]["dcgan.d_loss"].message
+    assert "exited" in results["os_exit_in_check"]["dcgan.d_loss"].message
+    assert "memory limit" in results["huge_allocation"]["vae.kl"].message
+    assert results["loop_in_loss"]["vae.kl"].passed and results["huge_allocation"]["dcgan.d_loss"].passed
+    assert all(results[n]["dcgan.bce"].passed for n in names)
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """The whole corpus graded by one batch at --jobs 2: {student: results.json}, and timings."""
@@ -113,6 +129,7 @@ def _by_id(record):
     return {t["name"].split(":", 1)[0]: t for t in record["tests"]}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_a_fault_gives_a_complete_valid_report(graded, fault):
     results = _strict(graded["texts"][fault])
@@ -125,6 +142,7 @@ def test_a_fault_gives_a_complete_valid_report(graded, fault):
     assert not results["extra_data"].get("grader_error"), results["extra_data"].get("grader_error")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_a_fault_fails_only_the_checks_it_touches_saying_what_happened(graded, fault):
     tests = _by_id(graded["records"][fault])
@@ -135,12 +153,14 @@ def test_a_fault_fails_only_the_checks_it_touches_saying_what_happened(graded, f
     assert not wrongly_failed, f"{fault} must leave the other checks alone: {wrongly_failed}"
 
 
+@pytest.mark.slow
 def test_the_reference_beside_the_faults_gets_full_marks(graded):
     record = graded["records"][CONTROL]
     assert record["score"] == record["extra_data"]["max_score"], [
         t["output"] for t in record["tests"] if t["status"] != "passed"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", sorted(SKIPPED_AT_LOAD))
 def test_the_load_probe_skips_what_hangs_or_ends_the_process(graded, fault):
     parts = graded["records"][fault]["extra_data"]["parts"]
@@ -148,6 +168,7 @@ def test_the_load_probe_skips_what_hangs_or_ends_the_process(graded, fault):
         assert any(words in reason for reason in parts[part]["skipped"].values()), parts[part]
 
 
+@pytest.mark.slow
 def test_grading_stays_within_the_limits(graded):
     limits = load_limits(load_rubric(), str(LIMITS_FILE))
     n_checks = len(load_rubric()["checks"]) - len(SKIP)
@@ -162,6 +183,7 @@ def test_grading_stays_within_the_limits(graded):
     assert max(slow.values()) < limits["check_seconds"] * 3 + 60, slow
 
 
+@pytest.mark.slow
 def test_monkeypatching_at_import_is_undone_and_named(graded):
     parts = graded["records"]["monkeypatch_autograder"]["extra_data"]["parts"]["part3_vae"]
     assert {"autograder.checks.registry.run_check", "autograder.checks.diagnose.agrees",
@@ -169,18 +191,31 @@ def test_monkeypatching_at_import_is_undone_and_named(graded):
     assert "torch.allclose" in graded["records"]["monkeypatch_torch"]["extra_data"]["parts"]["part1_dcgan"]["tampered"]
 
 
+@pytest.mark.slow
 def test_no_process_outlives_the_batch(graded):
-    """Threads that never end, a forked child, `sleep 1000`: all gone with their check."""
-    leftovers = []
+    """Threads that never end, a forked child, `sleep 1000`: all gone with their check, and the
+    sandbox servers with the batch."""
+    def descendants(pid):
+        found = []
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except (OSError, ValueError):
+                continue
+            for child in children:
+                found += [child] + descendants(child)
+        return found
+
+    assert not descendants(os.getpid())
+    sleepers = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+                if (entry / "cmdline").read_bytes().startswith(b"sleep\x001000"):
+                    sleepers.append(entry.name)
             except OSError:
                 continue
-            if "autograder.sandbox" in command or command.startswith("sleep 1000"):
-                leftovers.append(command)
-    assert not leftovers
+    assert not sleepers
 
 
 def test_fake_results_never_replace_the_graders(tmp_path):

@@ -3,8 +3,9 @@ one shard per task) and slurm/merge.sbatch (a job that depends on the array); th
 and summaries must equal a local batch run's.
 
 The cluster is Debian's slurmctld + slurmd + munge, started here without systemd (the set-up of
-MEASUREMENTS.md: /run/munge created for munge, no cgroup plugins, no accounting, MpiDefault=none,
-MailProg=/bin/true, state and spool folders created). The packages are installed with apt-get when
+MEASUREMENTS.md: no cgroup plugins, no accounting, MpiDefault=none, MailProg=/bin/true, state and
+spool folders created; instead of creating /run/munge for the machine's munged, the cluster has a
+munged of its own whose socket slurm.conf names, so two test runs on one machine never share one). The packages are installed with apt-get when
 missing and we are root; otherwise the module is skipped, saying why. Every daemon started here
 is killed at the end, also when a test fails.
 """
@@ -75,6 +76,7 @@ SlurmctldPort={ctld_port}
 SlurmdPort={d_port}
 SlurmUser=root
 AuthType=auth/munge
+AuthInfo=socket={base}/munge/socket
 StateSaveLocation={base}/state
 SlurmdSpoolDir={base}/spool
 SlurmctldPidFile={base}/slurmctld.pid
@@ -113,23 +115,22 @@ def cluster(tmp_path_factory):
            "PYTHONPATH": str(ROOT)}
     started = []  # (name, Popen) of every daemon started here: killed at the end, whatever happens
     try:
-        socket_path = Path("/run/munge/munge.socket.2")
-        if not socket_path.exists():
-            run_dir = Path("/run/munge")
-            run_dir.mkdir(parents=True, exist_ok=True)
-            shutil.chown(run_dir, "munge", "munge")
-            key = Path("/etc/munge/munge.key")
-            if not key.exists():
-                key.write_bytes(os.urandom(1024))
-                shutil.chown(key, "munge", "munge")
-                key.chmod(0o400)
-            started.append(("munged", subprocess.Popen(
-                ["runuser", "-u", "munge", "--", shutil.which("munged") or "/usr/sbin/munged", "--foreground"],
-                stdout=subprocess.DEVNULL, stderr=open(base / "munged.log", "w"))))
-            for _ in range(100):
-                if socket_path.exists():
-                    break
-                time.sleep(0.1)
+        # A munged of our own (its socket in `base`, named in slurm.conf's AuthInfo): no /run/munge
+        # to create, and no sharing with the machine's munged or with another test run's cluster.
+        munge = base / "munge"
+        munge.mkdir(mode=0o755)
+        key = munge / "munge.key"
+        system_key = Path("/etc/munge/munge.key")
+        key.write_bytes(system_key.read_bytes() if system_key.exists() else os.urandom(1024))
+        key.chmod(0o400)
+        started.append(("munged", subprocess.Popen(
+            [shutil.which("munged") or "/usr/sbin/munged", "--foreground", "--force", f"--socket={munge}/socket",
+             f"--key-file={key}", f"--pid-file={munge}/pid", f"--seed-file={munge}/seed",
+             f"--log-file={munge}/log"], stdout=subprocess.DEVNULL, stderr=open(base / "munged.out", "w"))))
+        for _ in range(100):
+            if (munge / "socket").exists():
+                break
+            time.sleep(0.1)
         for name in ("slurmctld", "slurmd"):
             binary = shutil.which(name) or f"/usr/sbin/{name}"
             started.append((name, subprocess.Popen([binary, "-D", "-f", str(conf)], env=env,
@@ -151,15 +152,41 @@ def cluster(tmp_path_factory):
             raise RuntimeError(f"the node never became idle (state {state!r}):\n{logs}")
         yield {"env": env, "base": base}
     finally:
-        # Each daemon and what it started (slurmd's job steps and their graders, runuser's munged),
-        # by process id: nothing else on the machine is touched.
-        for _name, process in reversed(started):
-            for pid in _descendants(process.pid) + [process.pid]:
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        _stop(started, env)
+
+
+def _stop(started, env):
+    """Cancel this cluster's jobs (their steps kill what they run), stop each daemon with SIGTERM
+    (so it reaps its own helpers), then SIGKILL whatever of theirs is left, by process id: nothing
+    else on the machine is touched."""
+    try:
+        if any(name == "slurmctld" and p.poll() is None for name, p in started):
+            subprocess.run(["scancel", "--user", "root"], env=env, capture_output=True, timeout=30)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                queue = subprocess.run(["squeue", "-h"], env=env, capture_output=True, text=True, timeout=30)
+                if queue.returncode != 0 or not queue.stdout.strip():
+                    break
+                time.sleep(0.5)
+    except (OSError, subprocess.SubprocessError):
+        pass  # a cluster that does not answer any more: its daemons are killed below all the same
+    for _name, process in reversed(started):
+        leftovers = _descendants(process.pid)
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                pass
+        for pid in leftovers + [process.pid]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
             process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            pass
 
 
 def _class(root):
