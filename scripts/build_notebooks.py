@@ -31,8 +31,9 @@ form one cell, a blank-line-separated `{{break}}` starts a new markdown cell):
     {{test: rubric.id}}               the autograded cell of that rubric item
     {{optional-test: rubric.id}}      the same, only if grading.yml has the item
     {{question: ID points=N}}         a written question: the markdown up to {{answer}} is the
-    ... {{answer}} ... {{end}}        question, the markdown up to {{end}} the model answer (an
-                                      nbgrader manually graded cell worth N points)
+    ... {{answer}} ... {{end}}        question (where {{points}} shows "N points"), the markdown up
+                                      to {{end}} the model answer (an nbgrader manually graded
+                                      cell worth N points)
     ```{given}                        a code cell given to students as is (helpers, loops)
     ```{experiment: name}             a code cell tagged `experiment`: never run by the graders
     <!-- ... -->                      (on one line) a note for authors, dropped
@@ -73,6 +74,7 @@ SCHEMA_VERSION = 3
 DIRECTIVE = re.compile(r"^\{\{\s*([\w-]+)\s*(?::\s*(.*?))?\s*\}\}\s*$")
 FENCE = re.compile(r"^```\{\s*(given|experiment)\s*(?::\s*([\w-]+))?\s*\}\s*$")
 NOTE = re.compile(r"^\s*<!--.*-->\s*$")
+POINTS = "{{points}}"  # in a question's text: its points, from its {{question: ID points=N}} line
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 LANGUAGE_INFO = {"name": "python", "pygments_lexer": "ipython3"}
@@ -306,12 +308,15 @@ def is_hidden(item):
     return item.get("visibility") == "hidden"
 
 
+def points_label(points):
+    return f"{points:g} point{'s' if points != 1 else ''}"
+
+
 def test_source(rubric_id, item):
     """A test cell's source. A hidden item's cell names neither its id nor its title: its call sits
     in a hidden-test region, which nbgrader removes from the release and restores to grade."""
     call = f'from autograder.notebook import check\ncheck("{rubric_id}")'
-    points = item["points"]
-    label = f"{points:g} point{'s' if points != 1 else ''}"
+    label = points_label(item["points"])
     if is_hidden(item):
         return (f"# Hidden test ({label}). It is not in your copy; it runs when your notebook is graded.\n"
                 f"{BEGIN_HIDDEN}\n{call}\n{END_HIDDEN}")
@@ -391,7 +396,10 @@ def build_notebook(part, rubric=None, prose_dir=PROSE_DIR, reference_dir=REFEREN
                                                    metadata=_nbgrader(gid, True, False, True, check_item["points"])))
         elif item.kind == "question":
             _check_markers(item.text, where)
-            cells.append(nbformat.v4.new_markdown_cell(item.text, id=cell_id(f"question-{item.id}")))
+            if item.text.count(POINTS) != 1:
+                raise BuildError(f"{here}: question {item.id} must show its points once, as {POINTS}")
+            text = item.text.replace(POINTS, points_label(item.points))
+            cells.append(nbformat.v4.new_markdown_cell(text, id=cell_id(f"question-{item.id}")))
         elif item.kind == "answer":
             _check_markers(item.text, where)
             if item.id in [c.metadata.get("nbgrader", {}).get("grade_id") for c in cells]:

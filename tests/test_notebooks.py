@@ -144,7 +144,7 @@ TOY_RUBRIC = {"assignment": "toy", "parts": ["part1_toy"],
 
 def test_the_builder_places_cells_and_refuses_inconsistent_sources(tmp_path):
     prose = ("# Toy\n\n{{setup}}\n\n{{constants}}\n\n{{code: f}}\n\n{{test: toy.f}}\n{{test: toy.g}}\n"
-             "{{optional-test: toy.absent}}\n\n{{question: q1 points=2}}\nWhy?\n{{answer}}\nBecause.\n{{end}}\n\n"
+             "{{optional-test: toy.absent}}\n\n{{question: q1 points=2}}\nWhy ({{points}})?\n{{answer}}\nBecause.\n{{end}}\n\n"
              "```{experiment: run}\nprint(f(1))\n```\n")
     notebook = bn.build_notebook("part1_toy", TOY_RUBRIC, **_mini_sources(tmp_path, prose))
     kinds = [(c.cell_type, c.id) for c in notebook.cells]
@@ -159,6 +159,7 @@ def test_the_builder_places_cells_and_refuses_inconsistent_sources(tmp_path):
     hidden = cells["test-toy-hidden-1"].source
     assert "secret" not in hidden.split(bn.BEGIN_HIDDEN)[0] and 'check("toy.g")' in hidden.split(bn.BEGIN_HIDDEN)[1]
     assert cells["answer-q1"].metadata["nbgrader"]["points"] == 2 and "Because." in cells["answer-q1"].source
+    assert cells["question-q1"].source == "Why (2 points)?"
     assert cells["experiment-run"].metadata["tags"] == ["experiment"]
     for broken, message in (
             (prose.replace("{{code: f}}", ""), "never placed: f"),
@@ -168,7 +169,8 @@ def test_the_builder_places_cells_and_refuses_inconsistent_sources(tmp_path):
             (prose.split("```")[0].replace("{{end}}", ""), "unterminated"),
             (prose.replace("{{setup}}", "{{setup}}\n{{code: f}}"), "more than once: f"),
             (prose + "\nText with ### BEGIN SOLUTION in it.\n", "marker"),
-            (prose.replace("{{constants}}", "{{constant}}"), "unknown directive")):
+            (prose.replace("{{constants}}", "{{constant}}"), "unknown directive"),
+            (prose.replace(" ({{points}})", ""), "must show its points once")):
         with pytest.raises(bn.BuildError, match=re.escape(message)):
             bn.build_notebook("part1_toy", TOY_RUBRIC, **_mini_sources(tmp_path, broken))
 
