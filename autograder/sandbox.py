@@ -76,17 +76,22 @@ def load_limits(rubric=None, overrides=None):
         from autograder.rubric import load_rubric
         rubric = load_rubric()
     limits = {**DEFAULT_LIMITS, **(rubric.get("limits") or {})}
-    if overrides is not None and not isinstance(overrides, dict):
-        import yaml
-        text = yaml.safe_load(Path(overrides).read_text()) or {}
-        overrides = text.get("limits", text)
-    for key, value in (overrides or {}).items():
+    for key, value in read_overrides(overrides).items():
         limits[key] = {**limits.get(key, {}), **value} if key == "checks" else value
     limits["checks"] = dict(limits.get("checks") or {})
     unknown = set(limits) - set(DEFAULT_LIMITS)
     if unknown:
         raise ValueError(f"grading.yml limits: unknown keys {sorted(unknown)}")
     return limits
+
+
+def read_overrides(overrides):
+    """A dict of limits to override, from a dict or a YAML file (its `limits:` or whole content)."""
+    if overrides is None or isinstance(overrides, dict):
+        return dict(overrides or {})
+    import yaml
+    text = yaml.safe_load(Path(overrides).read_text()) or {}
+    return dict(text.get("limits", text))
 
 
 def check_seconds(limits, rubric_id):
@@ -425,6 +430,13 @@ def take_snapshot():
     define (and torch.Tensor's); taken by the server before it forks, so its values are the
     originals whatever a child later does. Kept small: a child reads every entry, which touches
     its reference count, so every entry costs the child a copied page."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # deprecated torch names warn when they are read
+        return _take_snapshot()
+
+
+def _take_snapshot():
     import torch
     entries, seen = [], set()
     modules = [m for name, m in list(sys.modules.items()) if isinstance(m, types.ModuleType) and _protected(name)]
@@ -760,7 +772,7 @@ class Server:
                     if phase == "check":
                         check_used += now - phase_start
                     phase, phase_start = message["phase"], now
-                elif message.get("event") in ("result", "done", "internal_error"):
+                elif message.get("event") in ("result", "done", "internal_error", "unreadable"):
                     finished = True
             if finished:
                 break
@@ -858,10 +870,15 @@ class Server:
 
             def body(channel, setup, skip=skip):
                 from autograder.load import Part, _notebook_blocks, _python_blocks
-                size = path.stat().st_size
-                if size > 50 * 2 ** 20:
-                    raise ValueError(f"{path.name} is {size / 2 ** 20:.0f} MB; the grader reads files up to 50 MB")
-                blocks = _notebook_blocks(path) if path.suffix == ".ipynb" else _python_blocks(path)
+                try:
+                    size = path.stat().st_size
+                    if size > 50 * 2 ** 20:
+                        raise ValueError(f"it is {size / 2 ** 20:.0f} MB; the grader reads files up to 50 MB")
+                    blocks = _notebook_blocks(path) if path.suffix == ".ipynb" else _python_blocks(path)
+                except Exception as exc:  # noqa: BLE001 - a malformed notebook is the submission's problem
+                    channel.send(event="unreadable", reason=f"{path.name} could not be read: {type(exc).__name__}: "
+                                                            f"{str(exc)[:300]}")
+                    return
                 channel.send(event="blocks", blocks=[asdict(b) for b in blocks])
                 channel.send(event="phase", phase="load")
                 _lock_down(setup)
@@ -870,6 +887,10 @@ class Server:
 
             outcome = self._fork(body, load_seconds, load_seconds)
             blocks = next((m["blocks"] for m in outcome.messages if m.get("event") == "blocks"), None)
+            unreadable = [m["reason"] for m in outcome.messages if m.get("event") == "unreadable"]
+            if unreadable:
+                info["failed"] = unreadable[0]
+                return info
             if blocks is None:
                 info["failed"] = self._internal(outcome) or f"{path.name} could not be read: {outcome.reason}"
                 return info
@@ -1045,8 +1066,7 @@ class Sandbox:
         from autograder.rubric import load_rubric
         self.rubric = load_rubric()
         self.limits = load_limits(self.rubric, limits)
-        self.request = {"device": device, "limits": limits if isinstance(limits, dict) or limits is None
-                        else load_limits({}, limits), "threads": threads,
+        self.request = {"device": device, "limits": read_overrides(limits), "threads": threads,
                         "private_dirs": [str(p) for p in private_dirs]}
         self.env, self.stderr = env, stderr
         self.process = None
