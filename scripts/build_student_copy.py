@@ -351,15 +351,18 @@ def filter_rubric_text(text, hidden):
     cut. If the result does not parse to the rubric less those items, it is re-dumped instead."""
     rubric = yaml.safe_load(text)
     want = dict(rubric, checks={k: v for k, v in rubric["checks"].items() if k not in hidden})
+    if "checks" in (rubric.get("limits") or {}):  # per-check limits name rubric ids too
+        limits = rubric["limits"]
+        want["limits"] = dict(limits, checks={k: v for k, v in limits["checks"].items() if k not in hidden})
     if not hidden:
         return text
     root = yaml.compose(text)
-    checks = next(v for k, v in root.value if k.value == "checks")
-    starts = {k.value: k.start_mark.line for k, _ in checks.value}
+    mappings = [v for k, v in root.value if k.value == "checks"]
+    mappings += [v2 for k, v in root.value if k.value == "limits" for k2, v2 in v.value if k2.value == "checks"]
+    starts = [(k.value, k.start_mark.line) for mapping in mappings for k, _ in mapping.value]
     lines = text.splitlines(keepends=True)
     cut = set()
-    for rubric_id in hidden:
-        first = starts[rubric_id]
+    for first in [line for rubric_id, line in starts if rubric_id in hidden]:
         indent = len(lines[first]) - len(lines[first].lstrip())
         last = first
         for n in range(first + 1, len(lines)):
