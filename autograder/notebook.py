@@ -108,8 +108,8 @@ def grade(rubric_id, namespace, device=None, part=None, filename=None):
     parts = context.rubric["parts"]
     part = part or part_of(rubric_id, parts)
     path = Path(filename or f"{part}.ipynb")
-    submission = Submission(Path.cwd(), {name: Part(name) for name in parts})
-    submission.parts[part] = Part(part, path, namespace)
+    submission = Submission(root=Path.cwd(), parts={name: Part(name=name) for name in parts})
+    submission.parts[part] = Part(name=part, path=path, namespace=namespace)  # the live namespace, not a copy
     with _quiet():
         return score_one(rubric_id, submission, context)
 
