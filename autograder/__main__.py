@@ -1,10 +1,10 @@
 """`python -m autograder grade|batch|merge`: the command line of the harness (docs/batch.md).
 
     python -m autograder grade PATH [--out DIR] [--device cpu|cuda] [--only IDS] [--skip IDS]
-                                    [--limits FILE] [--no-isolate]
+                                    [--limits FILE] [--threads T] [--no-isolate]
     python -m autograder batch SUBMISSIONS --out DIR [--jobs N] [--shard i/n] [--per-gpu K]
                                     [--device cpu|cuda] [--only IDS] [--skip IDS] [--limits FILE]
-                                    [--roster CSV] [--duedate TEXT] [--force]
+                                    [--roster CSV] [--duedate TEXT] [--force] [--threads T]
     python -m autograder merge DIR... --out DIR
 
 IDS: comma-separated rubric ids. `grade` prints the table and writes results.json and
@@ -25,6 +25,7 @@ def _common(parser):
     parser.add_argument("--only", type=_ids, default=None, help="grade only these rubric ids (comma-separated)")
     parser.add_argument("--skip", type=_ids, default=None, help="do not grade these rubric ids (comma-separated)")
     parser.add_argument("--limits", default=None, help="YAML file whose `limits:` override grading.yml's")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads in each child (default 1)")
 
 
 def main(argv=None):
@@ -58,7 +59,7 @@ def main(argv=None):
         device = args.device or _default_device()
         records = grade_batch(args.submissions, args.out, jobs=args.jobs, shard=shard, device=device,
                               per_gpu=args.per_gpu, only=args.only, skip=args.skip, limits=args.limits,
-                              roster=args.roster, duedate=args.duedate, force=args.force)
+                              roster=args.roster, duedate=args.duedate, force=args.force, threads=args.threads)
         errors = [r["extra_data"]["student_id"] for r in records if r["extra_data"].get("grader_error")]
         print(f"{len(records)} students graded into {args.out}" + (f"; grader errors: {errors}" if errors else ""))
         return 1 if errors else 0
@@ -90,7 +91,7 @@ def _grade(args):
         stamp = fingerprint(make_context(args.device))
     else:
         from autograder.sandbox import Sandbox
-        with Sandbox(device=args.device, limits=args.limits, private_dirs=[out.resolve()]) as box:
+        with Sandbox(device=args.device, limits=args.limits, threads=args.threads, private_dirs=[out.resolve()]) as box:
             graded = box.grade(args.path, ids)
         scored, stamp = graded.scored, graded.fingerprint
         skipped = {p: i["skipped"] for p, i in graded.parts.items() if i["skipped"] or i["failed"]}

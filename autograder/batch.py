@@ -243,7 +243,7 @@ def _gpus():
 
 
 def grade_batch(submissions, out, jobs=1, shard=None, device="cpu", per_gpu=1, only=None, skip=None, limits=None,
-                roster=None, duedate="", force=False, log=sys.stderr):
+                roster=None, duedate="", force=False, threads=1, log=sys.stderr):
     """Grade every (or this shard's) submission under `submissions` into `out`; returns the records."""
     rubric = load_rubric()
     out = Path(out).resolve()
@@ -273,7 +273,6 @@ def grade_batch(submissions, out, jobs=1, shard=None, device="cpu", per_gpu=1, o
     work = queue.Queue()
     for item in todo:
         work.put(item)
-    threads = max(1, (os.cpu_count() or 1) // max(1, jobs))
     done, lock = [0], threading.Lock()
     private = [Path(submissions).resolve(), out]
 

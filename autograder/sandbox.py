@@ -619,7 +619,9 @@ class Server:
         self.context = make_context(device)  # NVML-based CUDA check: does not initialise CUDA
         self.device = self.context.device
         self.limits = load_limits(self.context.rubric, limits)
-        self.threads = threads or max(1, (os.cpu_count() or 1))
+        # One torch thread per child unless asked: the checks' tensors are small, and OpenMP threads
+        # that spin-wait on busy cores made grading 2-3x slower here (docs/batch.md, "What it costs").
+        self.threads = threads or 1
         self.private_dirs = tuple(str(p) for p in private_dirs)
         _warm_up()
         self.snapshot = take_snapshot()
@@ -658,7 +660,9 @@ class Server:
     def isolation(self):
         """How children are confined here, for the fingerprint."""
         user = ("nobody" if self.drop_to else "root without capabilities") if os.geteuid() == 0 else "the grader's user"
-        return {"user": user, "memory": "RLIMIT_AS + RSS watch" if self.address_space_limit else "RSS watch"}
+        return {"user": user, "memory": "RLIMIT_AS + RSS watch" if self.address_space_limit else "RSS watch",
+                "filesystem": "read-only but the working directory" if os.geteuid() == 0 else
+                "writes outside the working directory refused by the audit hook"}
 
     # ---- one child ----
 
@@ -1021,6 +1025,9 @@ class Server:
 
 def serve():
     """The server's main loop: one JSON request per line on stdin, JSON events on the protocol fd."""
+    _libc_call("prctl", PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # a killed batch takes its servers along
+    if os.getppid() == 1:
+        sys.exit(1)
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # stray prints (warnings of an import) must not corrupt the protocol
     request = json.loads(sys.stdin.readline())
@@ -1056,7 +1063,8 @@ def serve():
 
 
 class Sandbox:
-    """A sandbox server and the pipes to it. Not thread-safe: one per worker thread.
+    """A sandbox server and the pipes to it. Not thread-safe: one per worker thread, and the server
+    dies with the thread that started it (PR_SET_PDEATHSIG), so start it in the thread that uses it.
 
         with Sandbox(device="cpu") as box:
             graded = box.grade("path/to/submission")
@@ -1076,7 +1084,7 @@ class Sandbox:
         env = dict(os.environ if self.env is None else self.env)
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
         env["PYTORCH_NVML_BASED_CUDA_CHECK"] = "1"  # torch.cuda.is_available() must not initialise CUDA
-        env.setdefault("OMP_NUM_THREADS", str(self.request["threads"] or os.cpu_count() or 1))
+        env.setdefault("OMP_NUM_THREADS", str(self.request["threads"] or 1))
         self._buffer = b""
         self.process = subprocess.Popen([sys.executable, "-m", "autograder.sandbox"], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=self.stderr, env=env, cwd=str(ROOT),

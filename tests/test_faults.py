@@ -265,3 +265,17 @@ def test_limits_come_from_grading_yml_and_can_be_overridden():
     assert small["checks"] == limits["checks"]  # overrides merge, they do not drop the per-check ones
     with pytest.raises(ValueError):
         load_limits(rubric, {"wall_clock": 3})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("style", ["explicit_functional", "notebook_tutorial"])
+def test_the_sandbox_gives_the_in_process_verdicts(style):
+    """Isolation changes where the code runs, not what is judged: a style variant of the
+    reference (tests/submissions/) gets the same verdicts and messages both ways."""
+    from autograder.score import grade
+    ids = [i for i in load_rubric()["checks"] if i not in SKIP]
+    folder = ROOT / "tests" / "submissions" / style
+    _, in_process = grade(folder, device="cpu", only=ids)
+    graded, isolated = grade(folder, device="cpu", only=ids, isolate=True)
+    assert [(s.id, s.passed, s.message) for s in isolated] == [(s.id, s.passed, s.message) for s in in_process]
+    assert not any(p["skipped"] or p["failed"] or p["tampered"] for p in graded.parts.values())
