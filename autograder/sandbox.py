@@ -558,7 +558,7 @@ def _run_blocks(part, blocks, skip, limits, channel=None):
     for index, block in enumerate(blocks):
         defines = _defines(block.source)
         if str(index) in skip:
-            part.errors.append(CodeError(block.where, skip[str(index)], defines))
+            part.errors.append(CodeError(where=block.where, summary=skip[str(index)], defines=defines))
             continue
         filename = f"{part.path.name} {block.where}"
         padded = "\n" * (block.first_line - 1) + block.source
@@ -570,7 +570,7 @@ def _run_blocks(part, blocks, skip, limits, channel=None):
             error = None
         except (Exception, SystemExit, KeyboardInterrupt) as exc:  # a student's cell must not stop the grader
             error = explain(_summary(exc, filename), limits)
-            part.errors.append(CodeError(block.where, error, defines))
+            part.errors.append(CodeError(where=block.where, summary=error, defines=defines))
         if channel:
             channel.send(event="end", block=index, error=error)
 
@@ -886,7 +886,7 @@ class Server:
                 channel.send(event="blocks", blocks=[asdict(b) for b in blocks])
                 channel.send(event="phase", phase="load")
                 _lock_down(setup)
-                _run_blocks(Part(part_name, path), blocks, skip, setup.limits, channel)
+                _run_blocks(Part(name=part_name, path=path), blocks, skip, setup.limits, channel)
                 channel.send(event="done", tampered=restore_snapshot(self.snapshot))
 
             outcome = self._fork(body, load_seconds, load_seconds)
@@ -949,9 +949,9 @@ class Server:
 
             def load(part_name):
                 info = probed[part_name]
-                part = Part(part_name, Path(info["file"]) if info["file"] else None)
+                part = Part(name=part_name, path=Path(info["file"]) if info["file"] else None)
                 if info["failed"]:
-                    part.errors.append(CodeError("(the whole file)", info["failed"], _AllNames()))
+                    part.errors.append(CodeError(where="(the whole file)", summary=info["failed"], defines=_AllNames()))
                 elif part.path is not None:
                     channel.send(event="phase", phase="load", part=part_name)
                     _run_blocks(part, [Block(**b) for b in info["blocks"]], info["skip"], limits)
@@ -966,7 +966,7 @@ class Server:
                     return part
 
             _lock_down(setup)
-            result = run_check(rubric_id, Submission(Path(root), LazyParts()), context)
+            result = run_check(rubric_id, Submission(root=Path(root), parts=LazyParts()), context)
             during = restore_snapshot(snapshot)
             if during:
                 result = Result(rubric_id, False, f"your code replaced {', '.join(sorted(during)[:5])} while this "
