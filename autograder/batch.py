@@ -39,7 +39,8 @@ from pathlib import Path
 
 from autograder import report
 from autograder.rubric import EXPECTED_DIR, RUBRIC_PATH, load_rubric
-from autograder.sandbox import GradedCheck, Sandbox, load_limits
+from autograder.report import Scored
+from autograder.sandbox import Sandbox, load_limits
 
 NBGRADER_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
                     "raw_score", "late_submission_penalty", "score", "max_score"]
@@ -218,7 +219,7 @@ def _student_record(candidate, scored, fingerprint, extra, rubric):
 
 
 def _failed_everything(ids, rubric, message):
-    return [GradedCheck(i, rubric["checks"][i].get("title", i), 0, rubric["checks"][i]["points"], False, message,
+    return [Scored(i, rubric["checks"][i].get("title", i), 0, rubric["checks"][i]["points"], False, message,
                         rubric["checks"][i]["visibility"]) for i in ids]
 
 

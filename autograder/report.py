@@ -4,7 +4,23 @@ import html
 import io
 import json
 import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
+
+
+@dataclass
+class Scored:
+    """One scored rubric item. Defined here, with no torch import, so that batch merging and the
+    sandbox's grading process can build and read it without importing torch."""
+    id: str
+    title: str
+    points: float
+    max_points: float
+    passed: bool
+    message: str
+    visibility: str
+    details: dict = field(default_factory=dict)
+    seconds: float = 0.0
 
 
 def totals(scored):

@@ -50,6 +50,8 @@ import types
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from autograder.report import Scored
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_LIMITS = {
     "check_seconds": 120,  # one check's wall time, its own loading of the submission excluded
@@ -96,20 +98,6 @@ def read_overrides(overrides):
 
 def check_seconds(limits, rubric_id):
     return float(limits["checks"].get(rubric_id, limits["check_seconds"]))
-
-
-@dataclass
-class GradedCheck:
-    """One scored rubric item, as autograder.score.Scored (report.py reads either)."""
-    id: str
-    title: str
-    points: float
-    max_points: float
-    passed: bool
-    message: str
-    visibility: str
-    details: dict = field(default_factory=dict)
-    seconds: float = 0.0
 
 
 @dataclass
@@ -991,7 +979,7 @@ class Server:
             passed, message, details = False, outcome.reason + _student_line(outcome.trace, sources), {}
             if outcome.output_tail.strip() and outcome.status == "died":
                 details = {"output_tail": outcome.output_tail[-1000:]}
-        return GradedCheck(rubric_id, item.get("title", rubric_id), item["points"] if passed else 0, item["points"],
+        return Scored(rubric_id, item.get("title", rubric_id), item["points"] if passed else 0, item["points"],
                            bool(passed), message, item["visibility"], details, round(time.monotonic() - started, 2))
 
     def fingerprint(self):
@@ -1167,7 +1155,7 @@ class Sandbox:
         while True:
             message = self._receive(max(1.0, deadline - time.monotonic()))
             if message["event"] == "check":
-                scored.append(GradedCheck(**message["check"]))
+                scored.append(Scored(**message["check"]))
                 if on_check:
                     on_check(scored[-1])
             elif message["event"] == "done":
@@ -1177,7 +1165,7 @@ class Sandbox:
         """One rubric item (the submission's probe is kept between calls: `forget` drops it)."""
         self._send({"op": "check", "path": str(Path(path).resolve()), "id": rubric_id})
         message = self._receive(self._worst_case([rubric_id]))
-        return GradedCheck(**message["check"])
+        return Scored(**message["check"])
 
     def forget(self, path):
         self._send({"op": "forget", "path": str(Path(path).resolve())})

@@ -1,13 +1,14 @@
 """Stage 3: run the rubric's checks on a loaded submission and total the points."""
 import hashlib
 import platform
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
 import autograder.checks  # noqa: F401  (registers every check)
 from autograder.checks.registry import REGISTRY, run_check
 from autograder.load import load_submission
+from autograder.report import Scored
 from autograder.rubric import EXPECTED_DIR, RUBRIC_PATH, load_expected, load_rubric
 
 
@@ -18,18 +19,6 @@ class Context:
     expected: dict
     device: str = "cpu"
     seed: int = 0
-
-
-@dataclass
-class Scored:
-    id: str
-    title: str
-    points: float
-    max_points: float
-    passed: bool
-    message: str
-    visibility: str
-    details: dict = field(default_factory=dict)
 
 
 def fingerprint(context):
