@@ -1,9 +1,23 @@
-"""The registry: one check function per rubric id, and the wrapper that turns any outcome into a Result.
+"""The registry: one check per rubric id, in two halves that never share a process when isolated.
 
-A check raises CheckFailure with a message for the student; returning means it passed (it may
-return a dict of details for the report). Anything else a check raises comes from the student's
-code (or, rarely, from a check's bug) and is reported with the student's line, never propagated.
+A check is three functions:
+
+* ``draw(context) -> inputs``: the check's random inputs (and settings), drawn under
+  ``torch.manual_seed(seed)`` with the grading seed, before any student code runs. Both halves draw
+  them, so the judge never takes its inputs from the student's process.
+* ``collect(submission, inputs) -> found``: calls the student's code on the inputs and returns what
+  it produced, as plain data: tensors, numbers, strings, None, lists, tuples and dicts of them. The
+  only half that runs student code; in the sandbox it runs in the student's child process.
+* ``judge(inputs, found, context) -> details or None``: the verdict. It raises CheckFailure with a
+  message for the student. In the sandbox it runs in a process of the grader's own that never ran
+  student code, on ``found`` read back with ``torch.load(weights_only=True)``: a submission can send
+  data, never code, a verdict or points, and the expected values never enter its process.
+
+Either half raising CheckFailure fails the check with its message; a student's exception in
+collect is reported with the student's line; an exception in judge means `found` was not what the
+check expects (a forged or malformed answer) and fails the check too. Nothing propagates.
 """
+import io
 import traceback
 from dataclasses import dataclass, field
 
@@ -30,14 +44,32 @@ class Result:
     details: dict = field(default_factory=dict)
 
 
-def check(rubric_id):
-    """Decorator: register fn(submission, context) under rubric_id."""
-    def register(fn):
-        if rubric_id in REGISTRY:
-            raise ValueError(f"two checks registered for {rubric_id}")
-        REGISTRY[rubric_id] = fn
-        return fn
-    return register
+def no_inputs(context):
+    return {}
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    collect: object  # collect(submission, inputs) -> found
+    judge: object  # judge(inputs, found, context) -> details | None; raises CheckFailure
+    draw: object = no_inputs  # draw(context) -> inputs
+    tries: object = None  # tries(context) -> how many seeds to try before failing (default 1)
+
+
+def check(rubric_id, *, collect=None, judge=None, draw=no_inputs, tries=None):
+    """Register the check of rubric_id (see the module docstring for the three halves)."""
+    if collect is None:  # LEGACY SHIM, removed once every module is converted
+        def register(fn):
+            check(rubric_id, draw=lambda context: {"context": context},
+                  collect=lambda submission, inputs: {"details": fn(submission, inputs["context"]) or {}},
+                  judge=lambda inputs, found, context: {})
+            return fn
+        return register
+    if rubric_id in REGISTRY:
+        raise ValueError(f"two checks registered for {rubric_id}")
+    REGISTRY[rubric_id] = Check(rubric_id, collect, judge, draw, tries)
+    return REGISTRY[rubric_id]
 
 
 def _where(exc):
@@ -48,16 +80,96 @@ def _where(exc):
     return ""
 
 
-def run_check(rubric_id, submission, context):
-    fn = REGISTRY[rubric_id]
-    torch.manual_seed(context.seed)  # a check's random inputs are the same on every run
+def draw_inputs(rubric_id, context, seed):
+    torch.manual_seed(seed)
+    return REGISTRY[rubric_id].draw(context)
+
+
+# ---- the two halves, each turning whatever happens into data ----
+
+
+def collect(rubric_id, submission, context, seed):
+    """Run the student's side: (found, None), or (None, Result) when it failed before the verdict."""
     try:
-        details = fn(submission, context) or {}
+        inputs = draw_inputs(rubric_id, context, seed)
+        torch.manual_seed(seed)
+        return REGISTRY[rubric_id].collect(submission, inputs), None
+    except CheckFailure as exc:
+        return None, Result(rubric_id, False, str(exc), exc.details)
+    except MissingName as exc:
+        return None, Result(rubric_id, False, str(exc))
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
+        text = f": {exc}" if str(exc) else ""
+        return None, Result(rubric_id, False, f"your code raised {type(exc).__name__}{text}{_where(exc)}")
+
+
+def judge(rubric_id, found, context, seed):
+    """The verdict on what collect found, from inputs drawn again here."""
+    try:
+        inputs = draw_inputs(rubric_id, context, seed)
+        details = REGISTRY[rubric_id].judge(inputs, found, context) or {}
         return Result(rubric_id, True, "ok", details)
     except CheckFailure as exc:
         return Result(rubric_id, False, str(exc), exc.details)
-    except MissingName as exc:
-        return Result(rubric_id, False, str(exc))
-    except (Exception, SystemExit, KeyboardInterrupt) as exc:
-        text = f": {exc}" if str(exc) else ""
-        return Result(rubric_id, False, f"your code raised {type(exc).__name__}{text}{_where(exc)}")
+    except Exception as exc:  # noqa: BLE001 - found is the student's data: a malformed one fails the check
+        return Result(rubric_id, False, "the grader could not read what your code produced for this check "
+                                        f"({type(exc).__name__}: {exc})")
+
+
+def encode(found):
+    """found as bytes (torch.save): what crosses from the student's process to the judge."""
+    buffer = io.BytesIO()
+    torch.save(_plain(found), buffer)
+    return buffer.getvalue()
+
+
+def decode(data):
+    """Only tensors and plain Python data come back (weights_only): loading cannot run code."""
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+
+
+def _plain(value):
+    if torch.is_tensor(value):
+        return value.detach().cpu().clone()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value) if type(value) in (list, tuple) else [_plain(v) for v in value]
+    return value
+
+
+def tries(rubric_id, context):
+    fn = REGISTRY[rubric_id].tries
+    return max(1, int(fn(context))) if fn else 1
+
+
+def run_tries(rubric_id, context, attempt):
+    """attempt(seed) -> Result, for the check's seeds in turn until one passes. A correct submission's
+    unlucky seed is forgiven; the message of a failure lists every run."""
+    results = []
+    for number in range(tries(rubric_id, context)):
+        results.append(attempt(context.seed + number))
+        if results[-1].passed:
+            return results[-1]
+    last = results[-1]
+    if len(results) > 1:
+        runs = "; ".join(f"seed {context.seed + i}: {r.details.get('run', r.message[:80])}"
+                         for i, r in enumerate(results))
+        last.message += f" (every run failed: {runs})"
+        last.details = {**last.details, "runs": runs}
+    return last
+
+
+def run_check(rubric_id, submission, context):
+    """Both halves in this process (no isolation), `found` round-tripped as it would be between
+    processes, so a check behaves the same isolated or not."""
+    def attempt(seed):
+        found, failed = collect(rubric_id, submission, context, seed)
+        if failed:
+            return failed
+        try:
+            found = decode(encode(found))
+        except Exception as exc:  # noqa: BLE001 - the student's objects are not data
+            return Result(rubric_id, False, f"the grader could not read what your code produced ({exc})")
+        return judge(rubric_id, found, context, seed)
+    return run_tries(rubric_id, context, attempt)
