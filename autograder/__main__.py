@@ -1,10 +1,10 @@
 """`python -m autograder grade|batch|merge`: the command line of the harness (docs/batch.md).
 
     python -m autograder grade PATH [--out DIR] [--device cpu|cuda] [--only IDS] [--skip IDS]
-                                    [--limits FILE] [--threads T] [--no-isolate]
+                                    [--limits FILE] [--threads T] [--seed S] [--no-isolate]
     python -m autograder batch SUBMISSIONS --out DIR [--jobs N] [--shard i/n] [--per-gpu K]
                                     [--device cpu|cuda] [--only IDS] [--skip IDS] [--limits FILE]
-                                    [--roster CSV] [--duedate TEXT] [--force] [--threads T]
+                                    [--roster CSV] [--duedate TEXT] [--force] [--threads T] [--seed S]
     python -m autograder merge DIR... --out DIR
 
 IDS: comma-separated rubric ids. `grade` prints the table and writes results.json and
@@ -26,6 +26,9 @@ def _common(parser):
     parser.add_argument("--skip", type=_ids, default=None, help="do not grade these rubric ids (comma-separated)")
     parser.add_argument("--limits", default=None, help="YAML file whose `limits:` override grading.yml's")
     parser.add_argument("--threads", type=int, default=1, help="torch threads in each child (default 1)")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="the checks' seed (default: grading.yml's, drawn afresh when `random`); "
+                             "results.json records it: pass it again to replay a grading")
 
 
 def main(argv=None):
@@ -59,7 +62,8 @@ def main(argv=None):
         device = args.device or _default_device()
         records = grade_batch(args.submissions, args.out, jobs=args.jobs, shard=shard, device=device,
                               per_gpu=args.per_gpu, only=args.only, skip=args.skip, limits=args.limits,
-                              roster=args.roster, duedate=args.duedate, force=args.force, threads=args.threads)
+                              roster=args.roster, duedate=args.duedate, force=args.force, threads=args.threads,
+                              seed=args.seed)
         errors = [r["extra_data"]["student_id"] for r in records if r["extra_data"].get("grader_error")]
         print(f"{len(records)} students graded into {args.out}" + (f"; grader errors: {errors}" if errors else ""))
         return 1 if errors else 0
@@ -87,11 +91,13 @@ def _grade(args):
     out.mkdir(parents=True, exist_ok=True)  # exists, owned by the grader, before student code runs
     if args.no_isolate:
         from autograder.score import fingerprint, grade, make_context
-        _, scored = grade(args.path, device=args.device, only=ids)
-        stamp = fingerprint(make_context(args.device))
+        context = make_context(args.device, seed=args.seed)
+        _, scored = grade(args.path, only=ids, context=context)
+        stamp = fingerprint(context)
     else:
         from autograder.sandbox import Sandbox
-        with Sandbox(device=args.device, limits=args.limits, threads=args.threads, private_dirs=[out.resolve()]) as box:
+        with Sandbox(device=args.device, limits=args.limits, threads=args.threads, private_dirs=[out.resolve()],
+                     seed=args.seed) as box:
             graded = box.grade(args.path, ids)
         scored, stamp = graded.scored, graded.fingerprint
         skipped = {p: i["skipped"] for p, i in graded.parts.items() if i["skipped"] or i["failed"]}

@@ -244,8 +244,9 @@ def _gpus():
 
 
 def grade_batch(submissions, out, jobs=1, shard=None, device="cpu", per_gpu=1, only=None, skip=None, limits=None,
-                roster=None, duedate="", force=False, threads=1, log=sys.stderr):
-    """Grade every (or this shard's) submission under `submissions` into `out`; returns the records."""
+                roster=None, duedate="", force=False, threads=1, log=sys.stderr, seed=None):
+    """Grade every (or this shard's) submission under `submissions` into `out`; returns the records.
+    seed: the checks' seed (default grading.yml's; each sandbox server draws its own when `random`)."""
     rubric = load_rubric()
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -294,7 +295,8 @@ def grade_batch(submissions, out, jobs=1, shard=None, device="cpu", per_gpu=1, o
                     scored, fingerprint = _failed_everything(ids, rubric, candidate.problem), {}
                 else:
                     if box is None:
-                        box = Sandbox(device=device, limits=limits, threads=threads, private_dirs=private, env=env)
+                        box = Sandbox(device=device, limits=limits, threads=threads, private_dirs=private, env=env,
+                                      seed=seed)
                         box.start()
                     graded = box.grade(candidate.path, ids)
                     scored, fingerprint = graded.scored, graded.fingerprint

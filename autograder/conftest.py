@@ -3,7 +3,7 @@
 Options: --submission PATH (default: the student's working copy, assignments/<assignment>/),
 --grading-out DIR (default: grading-output/), --device cpu|cuda, --isolate auto|yes|no (default
 auto: on Linux, the submission's code runs only in child processes under grading.yml's `limits:`,
-see autograder/sandbox.py), --limits FILE (a YAML `limits:` section over grading.yml's). At the
+see autograder/sandbox.py), --limits FILE (a YAML `limits:` section over grading.yml's), --seed N (replay a grading). At the
 end, the table of checks, points and messages is printed, and results.json (Gradescope),
 report.html and junit.xml are written to the output folder.
 """
@@ -28,6 +28,9 @@ def pytest_addoption(parser):
     group.addoption("--isolate", default="auto", choices=("auto", "yes", "no"),
                     help="run the submission's code in child processes under limits (auto: on Linux)")
     group.addoption("--limits", default=None, help="YAML file whose `limits:` override grading.yml's")
+    group.addoption("--seed", default=None, type=int,
+                    help="the checks' seed (default: grading.yml's `seed`, drawn afresh when `random`); "
+                         "results.json records it, so passing it again replays a grading")
 
 
 def _isolated(config):
@@ -52,7 +55,9 @@ def pytest_generate_tests(metafunc):
 
 @pytest.fixture(scope="session")
 def context(pytestconfig):
-    return make_context(pytestconfig.getoption("--device"))
+    context = make_context(pytestconfig.getoption("--device"), seed=pytestconfig.getoption("--seed"))
+    pytestconfig.stash[FINGERPRINT] = fingerprint(context)  # the sandbox's, more complete, replaces it
+    return context
 
 
 @pytest.fixture(scope="session")
@@ -63,7 +68,8 @@ def submission(pytestconfig, context):
         return
     from autograder.sandbox import IsolatedSubmission, Sandbox
     out = Path(pytestconfig.getoption("--grading-out")).resolve()
-    with Sandbox(device=context.device, limits=pytestconfig.getoption("--limits"), private_dirs=[out]) as box:
+    with Sandbox(device=context.device, limits=pytestconfig.getoption("--limits"), private_dirs=[out],
+                 seed=context.seed) as box:
         yield IsolatedSubmission(box, path)
         pytestconfig.stash[FINGERPRINT] = box.fingerprint()
 
@@ -79,6 +85,5 @@ def pytest_terminal_summary(terminalreporter, config):
         return
     terminalreporter.section("grade")
     terminalreporter.write_line(report.table(scored))
-    stamp = config.stash.get(FINGERPRINT, None) or fingerprint(make_context(config.getoption("--device")))
-    results, page = report.write_all(scored, config.getoption("--grading-out"), stamp)
+    results, page = report.write_all(scored, config.getoption("--grading-out"), config.stash.get(FINGERPRINT, None))
     terminalreporter.write_line(f"\nwritten: {results}, {page}")

@@ -14,8 +14,18 @@ Three kinds of process (docs/batch.md has the why):
       the blocks one by one, telling the server which block it starts and ends; a block that
       hangs, ends the process or exhausts the memory is then skipped by every later child, with
       the reason as its error (the checks that need its names say why they are missing);
-    - a check child per rubric item: it runs the part's blocks again (only the parts the check
-      asks for, on first use), then the check, and sends the Result as JSON before os._exit.
+    - a collect child per rubric item (per seed it tries): it runs the part's blocks again (only
+      the parts the check asks for, on first use), then the check's collect half, and sends what
+      the student's code produced as data (torch.save bytes), or why it failed, before os._exit;
+    - a judge child per collect child that produced data: forked from the server, it never runs
+      student code; it draws the check's inputs itself, reads the data with
+      torch.load(weights_only=True) and decides. Only a judge child can award points.
+
+Before any student code runs, a student's child forgets what that code could use to learn the
+answers or the hidden checks: the expected values, every other check, the hidden checks' module
+and rubric entries (objects dropped), and cannot open the grader's files (autograder/, reference/,
+solutions/, grading.yml). What the child sends is only evidence: forging it means producing, for
+inputs drawn at grading time, what a correct submission would.
 
 Each child: a new session (its process group is killed at the end, so no thread or subprocess
 outlives its check), a fresh temporary working directory, stdin from /dev/null, stdout and stderr
@@ -29,6 +39,7 @@ loading (and named in the check's message); a replacement made while a check run
 
 Limits come from grading.yml's `limits:` section (`load_limits`).
 """
+import base64
 import ctypes
 import errno
 import faulthandler
@@ -63,6 +74,10 @@ DEFAULT_LIMITS = {
 }
 PROTECTED_ROOTS = ("torch", "autograder", "numpy")
 PROTECTED_MODULES = ("builtins", "math", "copy", "functools", "operator")
+HIDDEN_MODULE = "autograder.checks.hidden"  # the instructor's hidden checks (absent from the student copy)
+# What a student's child may not open: the grader's code and expected values (hidden checks among
+# them), the rubric with its hidden items, the answers. Everything the child needs is imported.
+GRADER_FILES = tuple(str(ROOT / name) for name in ("autograder", "reference", "solutions", "grading.yml"))
 NOBODY = "nobody"
 
 
@@ -373,7 +388,7 @@ def _install_audit_hook(setup):
         if event == "open":
             path = _path_of(args[0])
             if path is not None and (path + os.sep).startswith(private):
-                refuse_path(path, "reading other submissions or the grader's output")
+                refuse_path(path, "reading other submissions, the grader's files or its output")
             mode, flags = args[1], args[2]
             writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
                 mode is None and isinstance(flags, int) and flags & write_flags)
@@ -501,6 +516,14 @@ def restore_snapshot(entries):
                     setattr(owner, name, value)
             except (TypeError, AttributeError):
                 pass
+    registries = {}
+    for owner, name, _ in entries:
+        if isinstance(owner, dict):
+            registries.setdefault(id(owner), (owner, set()))[1].add(name)
+    for owner, names in registries.values():  # entries added to the registry
+        for name in set(owner) - names:
+            changed.append(f"{_owner_name(owner)}[{name!r}]")
+            del owner[name]
     for module_name, original in _MODULE_OBJECTS.items():  # `sys.modules["torch"] = fake`
         if sys.modules.get(module_name) is not original:
             changed.append(f"sys.modules[{module_name!r}]")
@@ -522,6 +545,35 @@ class _Channel:
         while data:
             written = os.write(self.fd, data)
             data = data[written:]
+
+
+def _forget_other_checks(rubric_id, context, snapshot):
+    """In a student's child, before any of its code runs: drop what that code has no business
+    reading, so that no Python object leads to it: the expected values (only judges use them), the
+    other checks (all of them for a load probe, rubric_id None), the hidden checks' module and
+    rubric entries. The files they come from are refused to the child (GRADER_FILES). Returns the
+    snapshot of protected names the child restores from then on."""
+    from autograder import rubric as rubric_module
+    from autograder.checks import registry
+    hidden = {i for i, item in context.rubric["checks"].items() if item.get("visibility") == "hidden"}
+    dropped = {i for i in registry.REGISTRY if i != rubric_id}
+    modules = []
+    if rubric_id not in hidden:
+        modules = [sys.modules.pop(n) for n in list(sys.modules) if n == HIDDEN_MODULE]
+        package_name, _, name = HIDDEN_MODULE.rpartition(".")
+        package = sys.modules.get(package_name)
+        if package is not None and name in vars(package):
+            delattr(package, name)
+    for i in dropped:
+        del registry.REGISTRY[i]
+    context.expected = {}
+    context.rubric = {**context.rubric, "checks": {i: item for i, item in context.rubric["checks"].items()
+                                                   if i not in hidden or i == rubric_id}}
+    rubric_module.load_expected.cache_clear()
+    rubric_module.load_rubric.cache_clear()
+    return [(owner, name, value) for owner, name, value in snapshot
+            if not (owner is registry.REGISTRY and name in dropped) and not any(owner is m or value is m
+                                                                                 for m in modules)]
 
 
 class _AllNames:
@@ -602,9 +654,9 @@ class _Outcome:
 
 
 class Server:
-    def __init__(self, device=None, limits=None, threads=None, private_dirs=()):
-        from autograder.score import default_device, make_context
-        self.context = make_context(device)  # NVML-based CUDA check: does not initialise CUDA
+    def __init__(self, device=None, limits=None, threads=None, private_dirs=(), seed=None):
+        from autograder.score import make_context
+        self.context = make_context(device, seed=seed)  # NVML-based CUDA check: does not initialise CUDA
         self.device = self.context.device
         self.limits = load_limits(self.context.rubric, limits)
         # One torch thread per child unless asked: the checks' tensors are small, and OpenMP threads
@@ -669,7 +721,8 @@ class Server:
         if self.drop_to:
             os.chown(workdir, *self.drop_to)
         setup = _Setup(workdir, self.limits, self.device, self.threads, self.protocol_fds,
-                       self.private_dirs if private else (), self.drop_to, vsize, self.address_space_limit)
+                       (*self.private_dirs, *GRADER_FILES) if private else (), self.drop_to, vsize,
+                       self.address_space_limit)
         read_fd, write_fd = os.pipe()
         pid = os.fork()
         if pid == 0:  # ---- the child ----
@@ -764,7 +817,7 @@ class Server:
                     if phase == "check":
                         check_used += now - phase_start
                     phase, phase_start = message["phase"], now
-                elif message.get("event") in ("result", "done", "internal_error", "unreadable"):
+                elif message.get("event") in ("result", "found", "failed", "done", "internal_error", "unreadable"):
                     finished = True
             if finished:
                 break
@@ -873,9 +926,10 @@ class Server:
                     return
                 channel.send(event="blocks", blocks=[asdict(b) for b in blocks])
                 channel.send(event="phase", phase="load")
+                snapshot = _forget_other_checks(None, self.context, self.snapshot)
                 _lock_down(setup)
                 _run_blocks(Part(name=part_name, path=path), blocks, skip, setup.limits, channel)
-                channel.send(event="done", tampered=restore_snapshot(self.snapshot))
+                channel.send(event="done", tampered=restore_snapshot(snapshot))
 
             outcome = self._fork(body, load_seconds, load_seconds)
             blocks = next((m["blocks"] for m in outcome.messages if m.get("event") == "blocks"), None)
@@ -923,16 +977,40 @@ class Server:
     # ---- one check ----
 
     def run_check(self, root, rubric_id):
-        from autograder.checks.registry import REGISTRY, Result, run_check
-        from autograder.load import Block, CodeError, Part, Submission
+        """One rubric item: each try collects in a confined child (the student's code) and is judged
+        in another child that never ran student code, on the found data alone."""
+        from autograder.checks.registry import REGISTRY, Result, run_tries
         item = self.context.rubric["checks"][rubric_id]
         if rubric_id not in REGISTRY:
             raise KeyError(f"grading.yml names checks that no code registers: [{rubric_id!r}]")
-        probed = self.probed_submission(root)
-        context, limits, snapshot = self.context, self.limits, self.snapshot
         started = time.monotonic()
+        budget = check_seconds(self.limits, rubric_id)
+
+        def attempt(seed):
+            found, failed = self._collect(root, rubric_id, seed, budget)
+            if failed is not None:
+                return Result(rubric_id, False, *failed)
+            data, note = found
+            result = self._judge(rubric_id, data, seed, budget)
+            result.message += note
+            return result
+
+        result = run_tries(rubric_id, self.context, attempt)
+        message = result.message if result.passed else explain(result.message, self.limits)
+        return Scored(rubric_id, item.get("title", rubric_id), item["points"] if result.passed else 0, item["points"],
+                      bool(result.passed), message, item["visibility"], _jsonable(result.details or {}),
+                      round(time.monotonic() - started, 2))
+
+    def _collect(self, root, rubric_id, seed, budget):
+        """The student's half in a confined child: (found bytes, None), or (None, (message, details))."""
+        from autograder.checks.registry import Result, collect, encode
+        from autograder.load import Block, CodeError, Part, Submission
+        probed = self.probed_submission(root)
+        limits = self.limits
 
         def body(channel, setup):
+            context = self.context
+            snapshot = _forget_other_checks(rubric_id, context, self.snapshot)
             tampered = {}
 
             def load(part_name):
@@ -954,33 +1032,69 @@ class Server:
                     return part
 
             _lock_down(setup)
-            result = run_check(rubric_id, Submission(root=Path(root), parts=LazyParts()), context)
+            found, failed = collect(rubric_id, Submission(root=Path(root), parts=LazyParts()), context, seed)
             during = restore_snapshot(snapshot)
             if during:
-                result = Result(rubric_id, False, f"your code replaced {', '.join(sorted(during)[:5])} while this "
-                                                  "check ran: the check cannot trust its own tools and is failed")
-            message = explain(result.message, limits) if not result.passed else result.message
-            if tampered:
-                message += (f" (note: your code replaced {', '.join(sorted(tampered)[:5])} when it was loaded; the "
-                            "grader restored the original before checking)")
-            channel.send(event="result", passed=bool(result.passed), message=message,
+                found, failed = None, Result(rubric_id, False, f"your code replaced {', '.join(sorted(during)[:5])} "
+                                                               "while this check ran: the check cannot trust what it "
+                                                               "recorded and is failed")
+            note = (f" (note: your code replaced {', '.join(sorted(tampered)[:5])} when it was loaded; the grader "
+                    "restored the original before checking)") if tampered else ""
+            if failed is None:
+                try:
+                    data = encode(found)
+                except Exception as exc:  # noqa: BLE001 - the student's objects are not data
+                    channel.send(event="failed", message=f"the grader could not read what your code produced ({exc})")
+                    return
+                channel.send(event="found", data=base64.b64encode(data).decode(), note=note)
+            else:
+                channel.send(event="failed", message=failed.message + note,
+                             details=_jsonable(failed.details or {}))
+
+        outcome = self._fork(body, float(limits["load_seconds"]), budget)
+        for message in outcome.messages:  # the first answer counts; none of them can be a pass
+            if message.get("event") == "found":
+                try:
+                    return (base64.b64decode(message["data"], validate=True), str(message.get("note", ""))), None
+                except (ValueError, TypeError):
+                    return None, ("the grader could not read what your code produced for this check", {})
+            if message.get("event") == "failed":
+                return None, (str(message.get("message", "")), message.get("details") or {})
+        internal = [m["error"] for m in outcome.messages if m.get("event") == "internal_error"]
+        if internal:
+            return None, (f"grader error (please report it): {internal[0].splitlines()[-1]}", {})
+        if outcome.status == "ok" and not outcome.reason:  # it wrote a line that only a judge sends
+            return None, ("your code's process sent the grader a verdict (a forged result line?): only the grader's "
+                          "judge gives verdicts, so the check is failed", {})
+        sources = {k: v for info in probed.values() for k, v in info.get("sources", {}).items()}
+        details = {}
+        if outcome.output_tail.strip() and outcome.status == "died":
+            details = {"output_tail": outcome.output_tail[-1000:]}
+        return None, (outcome.reason + _student_line(outcome.trace, sources), details)
+
+    def _judge(self, rubric_id, data, seed, budget):
+        """The verdict, in a child forked from this server (which never runs student code): it reads
+        the found data with torch.load(weights_only=True) and draws the inputs again itself."""
+        from autograder.checks.registry import Result, decode, judge
+        context = self.context
+
+        def body(channel, setup):
+            try:
+                found = decode(data)
+            except Exception as exc:  # noqa: BLE001 - the student's process sent something that is not data
+                result = Result(rubric_id, False, f"the grader could not read what your code produced ({exc})")
+            else:
+                result = judge(rubric_id, found, context, seed)
+            channel.send(event="result", passed=bool(result.passed), message=result.message,
                          details=_jsonable(result.details or {}))
 
-        budget = check_seconds(limits, rubric_id)
-        outcome = self._fork(body, float(limits["load_seconds"]), budget)
+        outcome = self._fork(body, budget, budget, private=False)
         result = next((m for m in outcome.messages if m.get("event") == "result"), None)
-        internal = [m["error"] for m in outcome.messages if m.get("event") == "internal_error"]
-        if result is not None:
-            passed, message, details = result["passed"], result["message"], result["details"]
-        elif internal:
-            passed, message, details = False, f"grader error (please report it): {internal[0].splitlines()[-1]}", {}
-        else:
-            sources = {k: v for info in probed.values() for k, v in info.get("sources", {}).items()}
-            passed, message, details = False, outcome.reason + _student_line(outcome.trace, sources), {}
-            if outcome.output_tail.strip() and outcome.status == "died":
-                details = {"output_tail": outcome.output_tail[-1000:]}
-        return Scored(rubric_id, item.get("title", rubric_id), item["points"] if passed else 0, item["points"],
-                           bool(passed), message, item["visibility"], details, round(time.monotonic() - started, 2))
+        if result is None:
+            internal = [m["error"] for m in outcome.messages if m.get("event") == "internal_error"]
+            why = internal[0].splitlines()[-1] if internal else outcome.reason
+            return Result(rubric_id, False, f"grader error while judging (please report it): {why}")
+        return Result(rubric_id, result["passed"], result["message"], result["details"])
 
     def fingerprint(self):
         """autograder.score.fingerprint, computed in a child (on CUDA it initialises the device)."""
@@ -1020,7 +1134,7 @@ def serve():
     os.dup2(2, 1)  # stray prints (warnings of an import) must not corrupt the protocol
     request = json.loads(sys.stdin.readline())
     server = Server(request.get("device"), request.get("limits"), request.get("threads"),
-                    request.get("private_dirs", ()))
+                    request.get("private_dirs", ()), request.get("seed"))
     server.protocol_fds = (protocol.fileno(),)
 
     def emit(**message):
@@ -1058,12 +1172,12 @@ class Sandbox:
             graded = box.grade("path/to/submission")
     """
 
-    def __init__(self, device=None, limits=None, threads=None, private_dirs=(), env=None, stderr=None):
+    def __init__(self, device=None, limits=None, threads=None, private_dirs=(), env=None, stderr=None, seed=None):
         from autograder.rubric import load_rubric
         self.rubric = load_rubric()
         self.limits = load_limits(self.rubric, limits)
         self.request = {"device": device, "limits": read_overrides(limits), "threads": threads,
-                        "private_dirs": [str(p) for p in private_dirs]}
+                        "private_dirs": [str(p) for p in private_dirs], "seed": seed}
         self.env, self.stderr = env, stderr
         self.process = None
         self.device = None
@@ -1187,9 +1301,9 @@ class IsolatedSubmission:
         return self.sandbox.check(self.path, rubric_id)
 
 
-def grade_isolated(path, device=None, only=None, limits=None):
+def grade_isolated(path, device=None, only=None, limits=None, seed=None):
     """autograder.score.grade(..., isolate=True): (Graded, scored items)."""
-    with Sandbox(device=device, limits=limits) as box:
+    with Sandbox(device=device, limits=limits, seed=seed) as box:
         graded = box.grade(path, only)
     return graded, graded.scored
 

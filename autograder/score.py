@@ -61,16 +61,17 @@ def score_one(rubric_id, submission, context):
                   result.passed, result.message, item["visibility"], result.details)
 
 
-def grade(path, device=None, only=None, isolate=False, limits=None):
+def grade(path, device=None, only=None, isolate=False, limits=None, seed=None, context=None):
     """Load the submission at `path` and score every rubric item (or those in `only`).
 
     isolate=True: the submission's code runs only in child processes, under grading.yml's
     `limits:` (or `limits`, a dict or YAML file, over them); the first value returned is then a
-    sandbox.Graded (fingerprint, what loading skipped) instead of the loaded Submission."""
+    sandbox.Graded (fingerprint, what loading skipped) instead of the loaded Submission.
+    seed: the checks' seed (grading_seed); context: a Context made already (device and seed then unused)."""
     if isolate:
         from autograder.sandbox import grade_isolated
-        return grade_isolated(path, device, only, limits)
-    context = make_context(device)
+        return grade_isolated(path, device, only, limits, seed)
+    context = context or make_context(device, seed=seed)
     submission = load_submission(path, context.rubric["parts"])
     ids = [i for i in context.rubric["checks"] if only is None or i in only]
     missing = [i for i in ids if i not in REGISTRY]

@@ -5,7 +5,10 @@ student's own `train_step`, and the reference is trained by the very same loop, 
 results differ only by what the student wrote. Data stays resident on the device and batches
 are drawn by index from a seeded generator.
 """
+import contextlib
+import os
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import torch
@@ -20,6 +23,7 @@ class TrainResult:
     sample_labels: torch.Tensor = None
     seconds: float = 0.0
     iterations: int = 0
+    nondeterministic: list = field(default_factory=list)  # ops PyTorch has no deterministic kernel for
 
 
 def seed_everything(seed, deterministic=True):
@@ -28,6 +32,25 @@ def seed_everything(seed, deterministic=True):
     if deterministic:
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
+
+
+@contextlib.contextmanager
+def deterministic_algorithms(found):
+    """torch.use_deterministic_algorithms while training, in warn-only mode: an op without a
+    deterministic kernel (a student may use one) still runs, and its name is appended to `found`
+    (recorded with the result) instead of being printed. cuBLAS needs its workspace setting before
+    its first use for deterministic matrix products on CUDA."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+        found += sorted({str(w.message).split(" does not have a deterministic")[0] for w in caught
+                         if "deterministic" in str(w.message)})
 
 
 def _to_scalar_tensor(loss):
@@ -47,6 +70,16 @@ def train_cgan(make_netD, make_netG, *, train_step, make_optimizers, weights_ini
     is the course's API (reference/part2_cgan.py). Losses are kept on the device and copied once
     at the end, so the loop adds no host synchronisation of its own.
     """
+    nondeterministic = []
+    with deterministic_algorithms(nondeterministic):
+        result = _train(make_netD, make_netG, train_step, make_optimizers, weights_init, images, labels, iterations,
+                        batch_size, seed, device, nz, nb_update_D, nb_update_G, n_classes, samples_per_class)
+    result.nondeterministic = nondeterministic
+    return result
+
+
+def _train(make_netD, make_netG, train_step, make_optimizers, weights_init, images, labels, iterations,
+           batch_size, seed, device, nz, nb_update_D, nb_update_G, n_classes, samples_per_class):
     seed_everything(seed)
     netD, netG = make_netD().to(device), make_netG().to(device)
     if weights_init is not None:

@@ -8,6 +8,7 @@ cgan.training is left out (it trains for minutes; its isolation is that of every
 """
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -53,12 +54,37 @@ FAULTS = {
     "network": {"vae.kl": "network refused", "vae.reparameterize": "network refused"},
     "segfault": {"dcgan.g_loss_minimax": "SIGSEGV", "dcgan.g_losses_gradients": "SIGSEGV"},
     "subprocess_spawn": {"vae.loss": "starting processes is disabled"},
+    "snooping": {"dcgan.bce": "snooped: nothing"},
+    "forged_verdict": {"dcgan.d_loss": "sent the grader a verdict", "dcgan.g_loss": "could not read",
+                       "dcgan.g_losses_gradients": "could not read"},
 }
 # What the load probe must have skipped: fault -> [(part, words in the reason)].
 SKIPPED_AT_LOAD = {
     "loop_at_import": [("part1_dcgan", "timed out")],
     "os_exit_import": [("part2_cgan", "exited"), ("part2_cgan", "exit status 3")],
 }
+
+
+REFERENCE_IMPORT = re.compile(r"^from reference\.(\w+) import (\*|(\w+) as (\w+)).*$", re.M)
+REFERENCE_MODULE = """_reference_{part} = globals().get("_reference_{part}")
+if _reference_{part} is None:
+    import types as _types
+    _reference_{part} = _types.ModuleType("{part}")
+    exec(compile({source!r}, "reference/{part}.py", "exec"), vars(_reference_{part}))
+"""
+
+
+def inline_reference(source):
+    """A fault file builds on the reference's part (`from reference.partN import *`, `... import x as
+    _x`); a student's process cannot read reference/, so each import becomes the reference's code,
+    run in a module of its own as an import would (its functions keep calling the reference's)."""
+    def replace(match):
+        part, star, name, alias = match.groups()
+        module = REFERENCE_MODULE.format(part=part, source=(ROOT / "reference" / f"{part}.py").read_text())
+        if star == "*":
+            return module + f"globals().update({{k: v for k, v in vars(_reference_{part}).items() if k[0] != '_'}})"
+        return module + f"{alias} = _reference_{part}.{name}"
+    return REFERENCE_IMPORT.sub(replace, source)
 
 
 def materialize(dest, names=None, control=True):
@@ -69,7 +95,8 @@ def materialize(dest, names=None, control=True):
         folder.mkdir()
         for part in PARTS:
             own = FAULTS_DIR / name / f"{part}.py"
-            shutil.copyfile(own if own.exists() else ROOT / "reference" / f"{part}.py", folder / f"{part}.py")
+            source = inline_reference(own.read_text()) if own.exists() else (ROOT / "reference" / f"{part}.py").read_text()
+            (folder / f"{part}.py").write_text(source)
     if control:
         shutil.copytree(ROOT / "reference", dest / CONTROL, ignore=shutil.ignore_patterns("__pycache__", "demo.py"))
     return dest
@@ -186,8 +213,10 @@ def test_grading_stays_within_the_limits(graded):
 @pytest.mark.slow
 def test_monkeypatching_at_import_is_undone_and_named(graded):
     parts = graded["records"]["monkeypatch_autograder"]["extra_data"]["parts"]["part3_vae"]
-    assert {"autograder.checks.registry.run_check", "autograder.checks.diagnose.agrees",
-            "autograder.checks.registry.REGISTRY['vae.kl']"} <= set(parts["tampered"])
+    assert {"autograder.checks.registry.run_check", "autograder.checks.diagnose.agrees"} <= set(parts["tampered"])
+    # The load probe holds no check; the child of vae.kl holds that one, and names its replacement.
+    kl = next(t for t in graded["records"]["monkeypatch_autograder"]["tests"] if t["name"].startswith("vae.kl:"))
+    assert "REGISTRY['vae.kl']" in kl["output"]
     assert "torch.allclose" in graded["records"]["monkeypatch_torch"]["extra_data"]["parts"]["part1_dcgan"]["tampered"]
 
 
@@ -279,3 +308,13 @@ def test_the_sandbox_gives_the_in_process_verdicts(style):
     graded, isolated = grade(folder, device="cpu", only=ids, isolate=True)
     assert [(s.id, s.passed, s.message) for s in isolated] == [(s.id, s.passed, s.message) for s in in_process]
     assert not any(p["skipped"] or p["failed"] or p["tampered"] for p in graded.parts.values())
+
+
+def test_the_snooping_fault_finds_the_answers_without_the_sandbox(tmp_path):
+    """The control for `snooping` ("snooped: nothing" in the sandbox): graded in this process, the
+    same code does find the checks, the hidden module and the expected values."""
+    from autograder.score import grade
+    folder = materialize(tmp_path, ["snooping"], control=False) / "snooping"
+    _, (scored,) = grade(folder, only=["dcgan.bce"])
+    assert "snooped:" in scored.message and "snooped: nothing" not in scored.message, scored.message
+    assert "hidden checks' module" in scored.message and "expected values" in scored.message

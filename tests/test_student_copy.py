@@ -253,7 +253,8 @@ def test_hidden_items_are_cut_everywhere(tmp_path):
     if not (source / bsc.HIDDEN_MODULE).exists():  # the instructor's module of hidden checks
         (source / bsc.HIDDEN_MODULE).write_text(
             "from autograder.checks.registry import check\n\n\n"
-            "@check('extra.planted_hidden')\ndef planted(submission, context):\n    pass\n")
+            "check('extra.planted_hidden', collect=lambda submission, inputs: {},\n"
+            "      judge=lambda inputs, found, context: None)\n")
         with open(source / "grading.yml", "a") as f:
             f.write("  extra.planted_hidden: {points: 1, visibility: hidden, title: planted}\n")
     rubric = _rubric(source / "grading.yml")

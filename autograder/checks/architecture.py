@@ -3,13 +3,20 @@
 The expected layers are the reference traced by autograder.tracing (autograder/expected/
 architectures.json, kept in sync by a test). The first divergence is reported with a hint that
 names the likely cause.
+
+collect builds the student's network and traces it on the drawn inputs: the sections, the output,
+and for a conditional network its eval-mode outputs with y and with y rolled. judge compares them
+with the reference's tables; it never sees the network itself. A check's Network is reachable only
+through its registered check (`networks()`), so a hidden check unregistered in the student's
+process leaves no trace there.
 """
+import numbers
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
-from autograder.checks.registry import CheckFailure, check
+from autograder.checks.registry import REGISTRY, CheckFailure, _where, check
 from autograder.tracing import describe, same_shape, shape_text, trace
 
 BATCH = 4
@@ -77,12 +84,20 @@ def build(submission, network):
     return model, getattr(model, network.method)
 
 
-def trace_network(submission, network):
-    """The network's sections as the tracer reads them, and its output on the probe inputs."""
+def trace_network(submission, network, inputs=None):
+    """The network's sections as the tracer reads them, and its output on the probe inputs
+    (drawn here, after the network is built, when none are given)."""
     model, fn = build(submission, network)
-    inputs = make_inputs(network)
+    if inputs is None:
+        inputs = make_inputs(network)
     sections, output = trace(fn, inputs)
     return model, inputs, sections, output
+
+
+def label(network):
+    """How messages name the network: `Discriminator(ndf=16)`, `VAE.encode`..."""
+    call = ", ".join(f"{k}={v}" for k, v in network.kwargs)
+    return network.name + (f"({call})" if call else "") + (f".{network.method}" if network.method else "")
 
 
 def _hint(expected, found):
@@ -145,16 +160,33 @@ def _check_output(name, network, inputs, output):
             raise CheckFailure(f"{name} returns values outside [-1, 1]: the final Tanh is missing")
 
 
-def _check_conditioning(name, fn, inputs):
+def _conditional_outputs(model, inputs):
+    """collect's half of the conditioning check: the outputs in eval mode (BatchNorm on running
+    statistics, so each example is computed alone) with the labels y and with y rolled by one."""
+    other = dict(inputs, y=inputs["y"].roll(1, dims=0))
+    try:
+        model.eval()
+        with torch.no_grad():
+            outputs = {"same_y": model(*inputs.values()), "rolled_y": model(*other.values())}
+        model.train()
+    except Exception as exc:  # noqa: BLE001 - reported after the layers are judged, as before the split
+        text = f": {exc}" if str(exc) else ""
+        return {"error": f"your code raised {type(exc).__name__}{text}{_where(exc)}"}
+    return {key: _tensor_or_type(value) for key, value in outputs.items()}
+
+
+def _check_conditioning(name, inputs, found):
     """A conditional network whose output ignores y is no conditional network."""
     if "y" not in inputs:
         return
-    other = dict(inputs, y=inputs["y"].roll(1, dims=0))
-    fn.eval()  # BatchNorm on running statistics, so each example is judged alone
-    with torch.no_grad():
-        same = torch.allclose(fn(*inputs.values()), fn(*other.values()))
-    fn.train()
-    if same:
+    conditioning = found["conditioning"]
+    if "error" in conditioning:
+        raise CheckFailure(str(conditioning["error"]))
+    same, rolled = conditioning["same_y"], conditioning["rolled_y"]
+    if not torch.is_tensor(same) or not torch.is_tensor(rolled):
+        kind = same if not torch.is_tensor(same) else rolled
+        raise CheckFailure(f"{name} returns {kind}: expected a tensor")
+    if torch.allclose(same, rolled):
         raise CheckFailure(f"{name}'s output does not change when the label y changes: y must enter the network")
 
 
@@ -169,25 +201,67 @@ def channels(sections):
             for s in sections]
 
 
-def architecture_check(rubric_id, network):
-    """Register the architecture check of `network` under rubric_id."""
-    NETWORKS[rubric_id] = network
+def _tensor_or_type(value):
+    """A plain tensor (the student's subclass or device dropped) or, for anything else, its type name."""
+    if torch.is_tensor(value):
+        return value.detach().cpu().as_subclass(torch.Tensor).clone()
+    return type(value).__name__
 
-    def run(submission, context):
-        model, inputs, sections, output = trace_network(submission, network)
-        call = ", ".join(f"{k}={v}" for k, v in network.kwargs)
-        label = network.name + (f"({call})" if call else "") + (f".{network.method}" if network.method else "")
-        expected = context.expected["architectures"][rubric_id]
+
+def _data(value):
+    """The tracer's sections as plain data: a hyperparameter the student passed as a numpy (or other)
+    scalar becomes a Python number, anything stranger its text; tuples become lists, as in the JSON."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, dict):
+        return {str(k): _data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_data(v) for v in value]
+    return str(value)
+
+
+def collect_architecture(network):
+    def collect(submission, inputs):
+        model, inputs, sections, output = trace_network(submission, network, inputs)
+        found = {"sections": _data(sections), "output": _tensor_or_type(output)}
+        if "y" in inputs:
+            found["conditioning"] = _conditional_outputs(model, inputs)
+        return found
+    collect.network = network  # networks() finds it here: the check is the only place it lives
+    collect.__doc__ = f"{network.name}: every layer's type, hyperparameters and output shape."
+    return collect
+
+
+def judge_architecture(rubric_id, network):
+    def judge(inputs, found, context):
+        name = label(network)
+        expected, sections = context.expected["architectures"][rubric_id], found["sections"]
         if network.channels_only:
             expected, sections = channels(expected), channels(sections)
-        compare_sections(label, expected, sections)
+        compare_sections(name, expected, sections)
+        output = found["output"]
         if torch.is_tensor(output) and not network.channels_only:
-            _check_output(label, network, inputs, output)
-        _check_conditioning(label, model, inputs)
-
-    run.__doc__ = f"{network.name}: every layer's type, hyperparameters and output shape."
-    return check(rubric_id)(run)
+            _check_output(name, network, inputs, output)
+        _check_conditioning(name, inputs, found)
+    return judge
 
 
-for _rubric_id, _network in list(NETWORKS.items()):
+def architecture_check(rubric_id, network):
+    """Register the architecture check of `network` under rubric_id."""
+    return check(rubric_id, draw=lambda context: make_inputs(network),
+                 collect=collect_architecture(network), judge=judge_architecture(rubric_id, network))
+
+
+def networks():
+    """{rubric id: Network} of every registered architecture check, hidden ones included where they
+    are registered, in the order of registration."""
+    return {rubric_id: registered.collect.network for rubric_id, registered in REGISTRY.items()
+            if isinstance(getattr(registered.collect, "network", None), Network)}
+
+
+for _rubric_id, _network in NETWORKS.items():  # NETWORKS: the visible checks only
     architecture_check(_rubric_id, _network)

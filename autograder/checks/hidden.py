@@ -3,6 +3,9 @@
 They test that the code is general rather than tuned to the visible checks: the networks must
 follow their width arguments, as the nz = 10 / 1000 experiment of Part 1 needs. Only channel counts
 are judged, so a layer mistake already charged by the visible check is not charged again.
+
+Their Networks live only in their registered checks (architecture.networks() finds them there), so
+the student's process, which unregisters the hidden checks, keeps nothing of them.
 """
 from autograder.checks.architecture import NOISE, IMAGE, Network, architecture_check
 

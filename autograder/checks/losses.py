@@ -2,82 +2,134 @@
 
 Inputs are drawn at grading time: random probabilities, soft targets, and the extremes 0 and 1,
 where a hand-written log must be clamped (as torch clamps at -100) or offset, never inf/NaN.
+collect calls the student's loss (and back-propagates through it) and records the values and
+gradients; judge computes the expected values on its own draw of the inputs.
 """
 import torch
 import torch.nn.functional as F
 
-from autograder.checks.diagnose import agrees, explain
+from autograder.checks.diagnose import agrees, call, explain, reraise, returned, type_name
 from autograder.checks.registry import CheckFailure, check
 
 PART = "part1_dcgan"
+EXTREMES = ((0.0, 1.0), (1.0, 0.0), (0.0, 0.0), (1.0, 1.0))
 
 
 def _probabilities(batch=64):
-    return (torch.rand(batch, 1, 1, 1) * 0.98 + 0.01).requires_grad_()
+    return torch.rand(batch, 1, 1, 1) * 0.98 + 0.01
 
 
-def _value(fn, *args, name):
-    out = fn(*args)
-    if not torch.is_tensor(out):
-        raise CheckFailure(f"{name} returned {type(out).__name__}: expected a tensor (keep the graph for backward)")
-    if out.numel() != 1:
-        raise CheckFailure(f"{name} returned shape {tuple(out.shape)}: expected a scalar (the mean over the batch)")
-    return out.reshape(())
+def _is_scalar(value):
+    return torch.is_tensor(value) and value.numel() == 1
+
+
+def _value(found, name):
+    """The scalar a loss returned (as recorded by collect), or the failure that says why it is not one."""
+    reraise(found)
+    if not torch.is_tensor(found):
+        raise CheckFailure(f"{name} returned {type_name(found)}: expected a tensor (keep the graph for backward)")
+    if found.numel() != 1:
+        raise CheckFailure(f"{name} returned shape {tuple(found.shape)}: expected a scalar (the mean over the batch)")
+    return found.reshape(())
+
+
+def _run_loss(fn, *args, leaves=None):
+    """collect's record of one loss call on args: the value, then the gradients that backward() gave
+    the leaves (by default the args themselves), or {"raised": ...} where the student's code raised."""
+    leaves = args if leaves is None else leaves
+    out, error = call(fn, *args)
+    if error:
+        return {"value": error}
+    record = {"value": returned(out)}
+    if _is_scalar(out):
+        _, error = call(lambda: out.reshape(()).backward())
+        record["grads"] = error or [None if a.grad is None else a.grad.detach().clone() for a in leaves]
+    return record
 
 
 def _bce(p, t):
     return F.binary_cross_entropy(p, t)
 
 
-@check("dcgan.bce")
-def check_bce(submission, context):
-    bce = submission.get(PART, "bce")
+def draw_bce(context):
     p = torch.rand(256) * 0.998 + 0.001
-    cases = {"hard targets": (p, (torch.rand(256) > 0.5).float()), "soft targets": (p, torch.rand(256))}
-    for label, (probs, targets) in cases.items():
-        found = _value(bce, probs, targets, name="bce")
+    return {"p": p, "hard": (torch.rand(256) > 0.5).float(), "soft": torch.rand(256)}
+
+
+def collect_bce(submission, inputs):
+    bce = submission.get(PART, "bce")
+    found = {}
+    for label in ("hard", "soft"):
+        out, error = call(bce, inputs["p"].clone(), inputs[label].clone())
+        found[label] = error or returned(out)
+    found["extremes"] = []
+    for p_value, t_value in EXTREMES:
+        probs = torch.full((4,), p_value, requires_grad=True)
+        found["extremes"].append(_run_loss(lambda p: bce(p, torch.full((4,), t_value)), probs))
+        if "grads" not in found["extremes"][-1]:
+            break  # it raised or returned no scalar: judge stops there
+    return found
+
+
+def judge_bce(inputs, found, context):
+    for label, key in (("hard targets", "hard"), ("soft targets", "soft")):
+        probs, targets = inputs["p"], inputs[key]
+        value = _value(found[key], name="bce")
         expected = _bce(probs, targets)
-        if not agrees(found, expected):
+        if not agrees(value, expected):
             candidates = {
                 "the sum instead of the mean over the batch": expected * probs.numel(),
                 "a missing minus sign": -expected,
             }
-            raise CheckFailure(f"bce on random probabilities with {label} gives {float(found.detach()):.5f}, expected "
+            raise CheckFailure(f"bce on random probabilities with {label} gives {float(value):.5f}, expected "
                                f"{float(expected):.5f} (torch.nn.functional.binary_cross_entropy): "
-                               + explain([found], candidates, "check the formula -[t log p + (1 - t) log(1 - p)]"))
-    for p_value, t_value in ((0.0, 1.0), (1.0, 0.0), (0.0, 0.0), (1.0, 1.0)):
-        probs = torch.full((4,), p_value, requires_grad=True)
-        found = _value(bce, probs, torch.full((4,), t_value), name="bce")
-        if not torch.isfinite(found):
-            raise CheckFailure(f"bce(p={p_value}, target={t_value}) is {float(found.detach())}: log(0) must be clamped "
+                               + explain([value], candidates, "check the formula -[t log p + (1 - t) log(1 - p)]"))
+    for (p_value, t_value), record in zip(EXTREMES, found["extremes"], strict=False):
+        value = _value(record["value"], name="bce")
+        if not torch.isfinite(value):
+            raise CheckFailure(f"bce(p={p_value}, target={t_value}) is {float(value)}: log(0) must be clamped "
                                "(torch clamps the log at -100) or offset by a small epsilon")
-        if t_value != p_value and found < 10:
-            raise CheckFailure(f"bce(p={p_value}, target={t_value}) is {float(found.detach()):.3f}: a completely wrong "
+        if t_value != p_value and value < 10:
+            raise CheckFailure(f"bce(p={p_value}, target={t_value}) is {float(value):.3f}: a completely wrong "
                                "prediction must cost a large loss (torch gives 100)")
-        found.backward()
-        if probs.grad is None or not torch.isfinite(probs.grad).all():
+        reraise(record["grads"])
+        grad = record["grads"][0]
+        if grad is None or not torch.isfinite(grad).all():
             raise CheckFailure(f"bce's gradient at p={p_value}, target={t_value} is not finite: clamping log(p) "
                                "after taking it still back-propagates 1/0. Keep p away from 0 and 1 before the log "
                                "(e.g. torch.log(p.clamp(min=1e-12))) so a saturated D cannot produce NaN")
+    if len(found["extremes"]) != len(EXTREMES):
+        raise CheckFailure("bce was not evaluated at p = 0 and p = 1")
 
 
-def _loss_check(name, formula, mistakes, accepted_scales=(1.0,)):
+check("dcgan.bce", draw=draw_bce, collect=collect_bce, judge=judge_bce)
+
+
+def _loss_check(rubric_id, name, formula, mistakes, accepted_scales=(1.0,)):
     """Check loss `name`(*probabilities) against `formula`, naming the mistake it matches if not."""
-    def run(submission, context):
+    n_args = formula.__code__.co_argcount
+
+    def draw(context):
+        return {"args": [_probabilities() for _ in range(n_args)]}
+
+    def collect(submission, inputs):
         fn = submission.get(PART, name)
-        n_args = formula.__code__.co_argcount
-        args = [_probabilities() for _ in range(n_args)]
-        found = _value(fn, *args, name=name)
+        return _run_loss(fn, *(a.clone().requires_grad_() for a in inputs["args"]))
+
+    def judge(inputs, found, context):
+        args = inputs["args"]
+        value = _value(found["value"], name=name)
         expected = formula(*args)
-        if not any(agrees(found, scale * expected) for scale in accepted_scales):
+        if not any(agrees(value, scale * expected) for scale in accepted_scales):
             candidates = {label: wrong(*args) for label, wrong in mistakes.items()}
-            raise CheckFailure(f"{name} on random D outputs gives {float(found.detach()):.5f}, expected "
-                               f"{float(expected):.5f}: " + explain([found], candidates, formula.__doc__))
-        found.backward()
-        if any(a.grad is None or not torch.isfinite(a.grad).all() for a in args):
+            raise CheckFailure(f"{name} on random D outputs gives {float(value):.5f}, expected "
+                               f"{float(expected):.5f}: " + explain([value], candidates, formula.__doc__))
+        reraise(found["grads"])
+        if len(found["grads"]) != n_args or any(g is None or not torch.isfinite(g).all() for g in found["grads"]):
             raise CheckFailure(f"{name} does not give finite gradients to D's outputs: keep it differentiable "
                                "(no .item(), no .detach() of the inputs)")
-    return run
+
+    return check(rubric_id, draw=draw, collect=collect, judge=judge)
 
 
 def _d_correct(d_real, d_fake):
@@ -105,51 +157,71 @@ def _lsgan_g(d_fake):
     return 0.5 * F.mse_loss(d_fake, torch.ones_like(d_fake))
 
 
-check("dcgan.d_loss")(_loss_check("d_loss", _d_correct, {
+_loss_check("dcgan.d_loss", "d_loss", _d_correct, {
     "swapped labels (real judged against 0, fake against 1)":
         lambda r, f: _bce(r, torch.zeros_like(r)) + _bce(f, torch.ones_like(f)),
     "a missing fake term (only BCE(D(x), 1))": lambda r, f: _bce(r, torch.ones_like(r)),
     "a missing real term (only BCE(D(G(z)), 0))": lambda r, f: _bce(f, torch.zeros_like(f)),
     "the objective of equation 7 without the minus sign (it must be minimised)": lambda r, f: -_d_correct(r, f),
-}, accepted_scales=(1.0, 0.5)))
+}, accepted_scales=(1.0, 0.5))
 
-check("dcgan.g_loss")(_loss_check("g_loss", _g_nonsaturating, {
+_loss_check("dcgan.g_loss", "g_loss", _g_nonsaturating, {
     "the saturating minimax loss mean log(1 - D(G(z))): g_loss is the non-saturating one": _g_minimax,
     "the wrong target: BCE(D(G(z)), 0) trains G to look fake": lambda f: _bce(f, torch.zeros_like(f)),
     "mean log D(G(z)) without the minus sign (it must be minimised)": lambda f: -_g_nonsaturating(f),
-}))
+})
 
-check("dcgan.g_loss_minimax")(_loss_check("g_loss_minimax", _g_minimax, {
+_loss_check("dcgan.g_loss_minimax", "g_loss_minimax", _g_minimax, {
     "the non-saturating loss -mean log D(G(z)): g_loss_minimax is the 'true' loss of question 3":
         _g_nonsaturating,
     "BCE(D(G(z)), 0) = -mean log(1 - D(G(z))): a sign error, G would minimise the wrong way":
         lambda f: _bce(f, torch.zeros_like(f)),
-}))
+})
 
-check("dcgan.lsgan_d_loss")(_loss_check("lsgan_d_loss", _lsgan_d, {
+_loss_check("dcgan.lsgan_d_loss", "lsgan_d_loss", _lsgan_d, {
     "the loss without the factor 1/2": lambda r, f: 2 * _lsgan_d(r, f),
     "swapped targets (real towards 0, fake towards 1)": lambda r, f: 0.5 * (r ** 2).mean() + 0.5 * ((f - 1) ** 2).mean(),
-}))
+})
 
-check("dcgan.lsgan_g_loss")(_loss_check("lsgan_g_loss", _lsgan_g, {
+_loss_check("dcgan.lsgan_g_loss", "lsgan_g_loss", _lsgan_g, {
     "the slide's 1/2 mean D(G(z))^2, which pushes fakes towards the 'fake' target 0 (ASSIGNMENT.md)":
         lambda f: 0.5 * (f ** 2).mean(),
     "the loss without the factor 1/2": lambda f: ((f - 1) ** 2).mean(),
-}))
+})
 
 
-@check("dcgan.g_losses_gradients")
-def check_saturation(submission, context):
+SATURATED_LOGIT = -7.0  # D(G(z)) = sigmoid(-7) ~ 0.001
+G_LOSSES = ("g_loss", "g_loss_minimax")
+
+
+def collect_saturation(submission, inputs):
+    fns = {name: submission.get(PART, name) for name in G_LOSSES}
+    found = {}
+    for name in G_LOSSES:
+        logits = torch.full((16, 1, 1, 1), SATURATED_LOGIT, requires_grad=True)
+        found[name] = _run_loss(fns[name], torch.sigmoid(logits), leaves=[logits])
+        if "grads" not in found[name]:
+            break  # judge stops there
+    return found
+
+
+def judge_saturation(inputs, found, context):
     """Question 3: the two G losses differ where it matters, when D confidently rejects the fakes."""
-    g_loss, g_loss_minimax = submission.get(PART, "g_loss"), submission.get(PART, "g_loss_minimax")
     grads = {}
-    for name, fn in (("g_loss", g_loss), ("g_loss_minimax", g_loss_minimax)):
-        logits = torch.full((16, 1, 1, 1), -7.0, requires_grad=True)  # D(G(z)) = sigmoid(-7) ~ 0.001
-        _value(fn, torch.sigmoid(logits), name=name).backward()
-        grads[name] = float(logits.grad.abs().mean()) * 16
+    for name in G_LOSSES:
+        _value(found[name]["value"], name=name)
+        reraise(found[name]["grads"])
+        grad = found[name]["grads"][0]
+        if grad is None:
+            raise CheckFailure(f"{name} gives no gradient to D's logit: keep it differentiable "
+                               "(no .item(), no .detach() of the inputs)")
+        grads[name] = float(grad.double().abs().mean()) * 16
     if not grads["g_loss"] > 0.5:
         raise CheckFailure(f"with D(G(z)) near 0, g_loss gives G a gradient of {grads['g_loss']:.2e} per example "
                            "on D's logit: the non-saturating loss should keep it near 1 (does g_loss saturate?)")
     if not grads["g_loss_minimax"] < 0.01:
         raise CheckFailure(f"with D(G(z)) near 0, g_loss_minimax gives a gradient of {grads['g_loss_minimax']:.2e}"
                            " on D's logit: the 'true' minimax loss saturates there (about 1e-3 expected)")
+
+
+check("dcgan.g_losses_gradients", collect=collect_saturation, judge=judge_saturation)

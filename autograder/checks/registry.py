@@ -57,15 +57,8 @@ class Check:
     tries: object = None  # tries(context) -> how many seeds to try before failing (default 1)
 
 
-def check(rubric_id, *, collect=None, judge=None, draw=no_inputs, tries=None):
+def check(rubric_id, *, collect, judge, draw=no_inputs, tries=None):
     """Register the check of rubric_id (see the module docstring for the three halves)."""
-    if collect is None:  # LEGACY SHIM, removed once every module is converted
-        def register(fn):
-            check(rubric_id, draw=lambda context: {"context": context},
-                  collect=lambda submission, inputs: {"details": fn(submission, inputs["context"]) or {}},
-                  judge=lambda inputs, found, context: {})
-            return fn
-        return register
     if rubric_id in REGISTRY:
         raise ValueError(f"two checks registered for {rubric_id}")
     REGISTRY[rubric_id] = Check(rubric_id, collect, judge, draw, tries)
@@ -144,15 +137,16 @@ def tries(rubric_id, context):
 
 
 def run_tries(rubric_id, context, attempt):
-    """attempt(seed) -> Result, for the check's seeds in turn until one passes. A correct submission's
-    unlucky seed is forgiven; the message of a failure lists every run."""
+    """attempt(seed) -> Result, for the check's seeds in turn until one passes or fails for a reason
+    other than its measured figures (a judge's `run` detail): a correct submission's unlucky seed is
+    forgiven, a crash is not retried. The message of a failure lists every run."""
     results = []
     for number in range(tries(rubric_id, context)):
         results.append(attempt(context.seed + number))
-        if results[-1].passed:
-            return results[-1]
+        if results[-1].passed or "run" not in results[-1].details:
+            break
     last = results[-1]
-    if len(results) > 1:
+    if len(results) > 1 and not last.passed:
         runs = "; ".join(f"seed {context.seed + i}: {r.details.get('run', r.message[:80])}"
                          for i, r in enumerate(results))
         last.message += f" (every run failed: {runs})"

@@ -6,6 +6,11 @@ an optimizer that records its steps. From those records the grader tells, whatev
 looks like: which images D judged with which labels, whether the fakes were detached, whether
 stale gradients were cleared, and which loss produced the gradients (correct BCE targets, swapped
 labels, saturating loss...).
+
+Each check is split in two (see registry.py): draw makes the real batch, the labels and the probes'
+starting weights; collect rebuilds the probes from those weights, calls the student's function and
+returns the probes' records (calls, gradients, parameters after the call) as plain data; judge
+reads the verdict off those records and never calls student code.
 """
 import contextlib
 import math
@@ -123,16 +128,23 @@ def _real_batch(part):
     return x, y
 
 
-def _snapshot(module):
-    return [p.detach().clone() for p in module.parameters()]
+def _state(module):
+    """A module's parameters as plain data (name -> tensor)."""
+    return {name: p.detach().clone() for name, p in module.named_parameters()}
 
 
-def _unchanged(module, snapshot):
-    return all(torch.equal(p, s) for p, s in zip(module.parameters(), snapshot))
+def _load(module, state):
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            p.copy_(state[name])
 
 
-def _has_grad(module):
-    return any(p.grad is not None and p.grad.abs().sum() > 0 for p in module.parameters())
+def _unchanged(after, before):
+    return set(after) == set(before) and all(torch.equal(after[name], before[name]) for name in before)
+
+
+def _has_grad(grads):
+    return any(g is not None and g.abs().sum() > 0 for g in grads)
 
 
 def _fill_stale(module):
@@ -140,11 +152,11 @@ def _fill_stale(module):
         p.grad = torch.full_like(p, STALE)
 
 
-def _one_step(optimizer, who):
-    if len(optimizer.grads_at_step) != 1:
+def _one_step(grads_at_step, who):
+    if len(grads_at_step) != 1:
         raise CheckFailure(f"the {who} step must call its optimizer's step() exactly once; it was called "
-                           f"{len(optimizer.grads_at_step)} times")
-    grads = [g for g in optimizer.grads_at_step[0] if g is not None]
+                           f"{len(grads_at_step)} times")
+    grads = [g for g in grads_at_step[0] if g is not None]
     if not grads or all(g.abs().sum() == 0 for g in grads):
         raise CheckFailure(f"the {who}'s parameters had no gradient when the optimizer stepped: call backward() "
                            f"on the loss before optimizer.step()" + (
@@ -163,13 +175,12 @@ def _match_rows(rows, pool):
     return torch.where(best.values <= 1e-6, best.indices, torch.full_like(best.indices, -1))
 
 
-def _judgements(netD, netG, x_real):
+def _judgements(d_calls, g_calls, x_real):
     """Sort every image D judged into real and fake rows, with its label, D's output and gradient."""
-    g_calls = netG.calls
     fakes = torch.cat([c["x"] for c in g_calls]) if g_calls else None
     fake_labels = torch.cat([c["y"] for c in g_calls]) if g_calls and g_calls[0]["y"] is not None else None
     rows = {"real": [], "fake": []}
-    for call in netD.calls:
+    for call in d_calls:
         as_real, as_fake = _match_rows(call["x"], x_real), _match_rows(call["x"], fakes)
         if (as_real >= 0).any() and (as_fake >= 0).any():
             raise CheckFailure("D judged real and fake images in one call (torch.cat([x_real, fake])): D's BatchNorm "
@@ -186,9 +197,9 @@ def _judgements(netD, netG, x_real):
     return rows
 
 
-def _check_noise(netG):
+def _check_noise(g_calls):
     """The z given to G must come from the prior: N(0, I) with nz coordinates (get_noise)."""
-    z = torch.cat([c["z"] for c in netG.calls])
+    z = torch.cat([c["z"] for c in g_calls])
     if z.shape[1] != NZ:
         raise CheckFailure(f"netG received z with {z.shape[1]} values per example, expected nz = {NZ}: use get_noise")
     p_value = stats.kstest(z.flatten().double().numpy(), "norm").pvalue
@@ -247,23 +258,49 @@ G_MISTAKES = {
 }
 
 
+def _draw_nets(part):
+    """The probe networks' starting weights, drawn (with the real batch) before any student code runs."""
+    netD, netG = _probes(part)
+    return {"D": _state(netD), "G": _state(netG)}
+
+
+def _probes_from(part, inputs):
+    netD, netG = _probes(part)
+    _load(netD, inputs["D"])
+    _load(netG, inputs["G"])
+    return netD, netG
+
+
+def _records(netD, netG):
+    """What the probes saw and how they were left, as plain data for the judge."""
+    return {"d_calls": netD.calls, "g_calls": netG.calls, "D_after": _state(netD), "G_after": _state(netG),
+            "G_grads": [None if p.grad is None else p.grad.detach().clone() for p in netG.parameters()]}
+
+
 def d_step_check(part):
     conditional = PARTS[part]["conditional"]
 
-    def run(submission, context):
+    def draw(context):
+        nets = _draw_nets(part)
+        x_real, y_real = _real_batch(part)
+        return {**nets, "x_real": x_real, "y_real": y_real}
+
+    def collect(submission, inputs):
         d_step = submission.get(part, "d_step")
-        netD, netG = _probes(part)
+        netD, netG = _probes_from(part, inputs)
         optimizerD = RecordingSGD(netD.parameters())
         _fill_stale(netD)
-        x_real, y_real = _real_batch(part)
-        g_before = _snapshot(netG)
+        x_real, y_real = inputs["x_real"], inputs["y_real"]
         with fair_prior(submission, part):
             d_step(netD, netG, optimizerD, x_real, *([y_real] if conditional else []), NZ)
-        _one_step(optimizerD, "D")
-        if not _unchanged(netG, g_before) or _has_grad(netG):
+        return {**_records(netD, netG), "grads_at_step": optimizerD.grads_at_step}
+
+    def judge(inputs, found, context):
+        _one_step(found["grads_at_step"], "D")
+        if not _unchanged(found["G_after"], inputs["G"]) or _has_grad(found["G_grads"]):
             raise CheckFailure("the D step reached G: D's loss back-propagated into G's parameters. Detach the fakes "
                                "(netG(z).detach(), or generate them under torch.no_grad())")
-        rows = _judgements(netD, netG, x_real)
+        rows = _judgements(found["d_calls"], found["g_calls"], inputs["x_real"])
         if not rows["real"]:
             raise CheckFailure("D never judged the real batch x_real in the D step")
         if not rows["fake"]:
@@ -271,87 +308,139 @@ def d_step_check(part):
         if len(rows["fake"]) != BATCH:
             raise CheckFailure(f"the D step judged {len(rows['fake'])} fakes for a real batch of {BATCH}: generate as "
                                "many fakes as real images (x_real.size(0)), not a fixed batch size")
-        _check_noise(netG)
-        _check_labels(rows, y_real)
+        _check_noise(found["g_calls"])
+        _check_labels(rows, inputs["y_real"])
         _gradient_verdict(rows, D_EXPECTED, D_MISTAKES, "D")
-    return run
+    return draw, collect, judge
 
 
 def g_step_check(part):
     conditional = PARTS[part]["conditional"]
 
-    def run(submission, context):
+    def draw(context):
+        nets = _draw_nets(part)
+        return {**nets, "y": _real_batch(part)[1] if conditional else None}
+
+    def collect(submission, inputs):
         g_step = submission.get(part, "g_step")
-        netD, netG = _probes(part)
+        netD, netG = _probes_from(part, inputs)
         optimizerG = RecordingSGD(netG.parameters())
         _fill_stale(netG)
-        d_before = _snapshot(netD)
         with fair_prior(submission, part):
             if conditional:
-                y = _real_batch(part)[1]
-                g_step(netD, netG, optimizerG, y, NZ)
+                g_step(netD, netG, optimizerG, inputs["y"], NZ)
             else:
                 g_step(netD, netG, optimizerG, BATCH, NZ, "cpu")
-        _one_step(optimizerG, "G")
-        if not _unchanged(netD, d_before):
+        return {**_records(netD, netG), "grads_at_step": optimizerG.grads_at_step}
+
+    def judge(inputs, found, context):
+        _one_step(found["grads_at_step"], "G")
+        if not _unchanged(found["D_after"], inputs["D"]):
             raise CheckFailure("the G step changed D's parameters: only optimizerG may step in g_step")
-        rows = _judgements(netD, netG, torch.empty(0, *PARTS[part]["image"]))
+        rows = _judgements(found["d_calls"], found["g_calls"], torch.empty(0, *PARTS[part]["image"]))
         if not rows["fake"]:
             raise CheckFailure("D never judged G's fakes in the G step (or the fakes were changed before D saw them)")
-        _check_noise(netG)
+        _check_noise(found["g_calls"])
         if conditional:
-            if any(not torch.equal(c["y"], y.reshape(BATCH, -1)) for c in netG.calls):
+            y = inputs["y"]
+            if any(not torch.equal(c["y"], y.reshape(BATCH, -1)) for c in found["g_calls"]):
                 raise CheckFailure("g_step(netD, netG, optimizerG, y, nz) must generate its fakes for the labels y "
                                    "it is given")
             _check_labels(rows, None)
         _gradient_verdict(rows, G_EXPECTED, G_MISTAKES, "G")
-    return run
+    return draw, collect, judge
+
+
+UPDATES = ((1, 1), (2, 1), (1, 3))  # (nb_update_D, nb_update_G) tried in turn
 
 
 def train_step_check(part):
     conditional = PARTS[part]["conditional"]
 
-    def run(submission, context):
-        train_step = submission.get(part, "train_step")
-        for nb_update_D, nb_update_G in ((1, 1), (2, 1), (1, 3)):
-            netD, netG = _probes(part)
-            optimizerD, optimizerG = RecordingSGD(netD.parameters()), RecordingSGD(netG.parameters())
+    def draw(context):
+        runs = []
+        for _ in UPDATES:
+            nets = _draw_nets(part)
             x_real, y_real = _real_batch(part)
-            out = train_step(netD, netG, optimizerD, optimizerG, x_real, *([y_real] if conditional else []), NZ,
+            runs.append({**nets, "x_real": x_real, "y_real": y_real})
+        return {"runs": runs}
+
+    def collect(submission, inputs):
+        train_step = submission.get(part, "train_step")
+        runs = []
+        for (nb_update_D, nb_update_G), run in zip(UPDATES, inputs["runs"]):
+            netD, netG = _probes_from(part, run)
+            optimizerD, optimizerG = RecordingSGD(netD.parameters()), RecordingSGD(netG.parameters())
+            out = train_step(netD, netG, optimizerD, optimizerG, run["x_real"],
+                             *([run["y_real"]] if conditional else []), NZ,
                              nb_update_D=nb_update_D, nb_update_G=nb_update_G)
-            steps = (len(optimizerD.grads_at_step), len(optimizerG.grads_at_step))
+            runs.append({"steps": (len(optimizerD.grads_at_step), len(optimizerG.grads_at_step)),
+                         "returned": type(out).__name__,
+                         "length": len(out) if isinstance(out, (tuple, list)) else None})
+        return {"runs": runs}
+
+    def judge(inputs, found, context):
+        if len(found["runs"]) != len(UPDATES):
+            raise ValueError(f"{len(found['runs'])} runs of train_step recorded, expected {len(UPDATES)}")
+        for (nb_update_D, nb_update_G), run in zip(UPDATES, found["runs"]):
+            steps = tuple(int(n) for n in run["steps"])
             if steps != (nb_update_D, nb_update_G):
                 raise CheckFailure(f"with nb_update_D={nb_update_D}, nb_update_G={nb_update_G}, train_step made "
                                    f"{steps[0]} D updates and {steps[1]} G updates")
-            if not (isinstance(out, (tuple, list)) and len(out) == 2):
+            if run["length"] != 2:
                 raise CheckFailure("train_step must return the pair (loss of D, loss of G)")
-    return run
+    return draw, collect, judge
+
+
+def _plain_number(value):
+    return value if isinstance(value, (int, float)) or torch.is_tensor(value) else str(value)
 
 
 def optimizers_check(part):
-    def run(submission, context):
+    def draw(context):
+        return _draw_nets(part)
+
+    def collect(submission, inputs):
         make_optimizers = submission.get(part, "make_optimizers")
-        netD, netG = _probes(part)
+        netD, netG = _probes_from(part, inputs)
         optimizers = make_optimizers(netD, netG)
-        if not (isinstance(optimizers, (tuple, list)) and len(optimizers) == 2):
+        found = {"returned": type(optimizers).__name__,
+                 "length": len(optimizers) if isinstance(optimizers, (tuple, list)) else None, "optimizers": []}
+        if found["length"] != 2:
+            return found
+        names = {id(p): f"{who}.{name}" for who, net in (("D", netD), ("G", netG))
+                 for name, p in net.named_parameters()}
+        for optimizer in optimizers:
+            entry = {"class": type(optimizer).__name__, "adam": isinstance(optimizer, torch.optim.Adam)}
+            if entry["adam"]:
+                group = optimizer.param_groups[0]
+                entry.update(params=[names.get(id(p), "other") for g in optimizer.param_groups for p in g["params"]],
+                             lr=_plain_number(group["lr"]),
+                             betas=tuple(_plain_number(b) for b in group["betas"]))
+            found["optimizers"].append(entry)
+        return found
+
+    def judge(inputs, found, context):
+        if found["length"] != 2:
             raise CheckFailure("make_optimizers(netD, netG) must return (optimizerD, optimizerG)")
-        for who, optimizer, net in (("D", optimizers[0], netD), ("G", optimizers[1], netG)):
-            if not isinstance(optimizer, torch.optim.Adam):
-                raise CheckFailure(f"optimizer{who} is {type(optimizer).__name__}: the course uses Adam")
-            params = {id(p) for group in optimizer.param_groups for p in group["params"]}
-            if params != {id(p) for p in net.parameters()}:
+        if len(found["optimizers"]) != 2:
+            raise ValueError(f"{len(found['optimizers'])} optimizers recorded, expected 2")
+        for who, entry in zip(("D", "G"), found["optimizers"]):
+            if not entry["adam"]:
+                raise CheckFailure(f"optimizer{who} is {entry['class']}: the course uses Adam")
+            if set(entry["params"]) != {f"{who}.{name}" for name in inputs[who]}:
                 raise CheckFailure(f"optimizer{who} does not hold exactly net{who}'s parameters (swapped networks?)")
-            group = optimizer.param_groups[0]
-            if not math.isclose(group["lr"], 2e-4):
-                raise CheckFailure(f"optimizer{who} has lr {group['lr']}: the course uses 2e-4")
-            if tuple(group["betas"]) != (0.5, 0.999):
-                hint = " (Adam's default; the course uses beta1 = 0.5)" if tuple(group["betas"]) == (0.9, 0.999) else ""
-                raise CheckFailure(f"optimizer{who} has betas {tuple(group['betas'])}{hint}: expected (0.5, 0.999)")
-    return run
+            if not math.isclose(entry["lr"], 2e-4):
+                raise CheckFailure(f"optimizer{who} has lr {entry['lr']}: the course uses 2e-4")
+            betas = tuple(entry["betas"])
+            if betas != (0.5, 0.999):
+                hint = " (Adam's default; the course uses beta1 = 0.5)" if betas == (0.9, 0.999) else ""
+                raise CheckFailure(f"optimizer{who} has betas {betas}{hint}: expected (0.5, 0.999)")
+    return draw, collect, judge
 
 
 for _part, _prefix in (("part1_dcgan", "dcgan"), ("part2_cgan", "cgan")):
-    check(f"{_prefix}.d_step")(d_step_check(_part))
-    check(f"{_prefix}.g_step")(g_step_check(_part))
-    check(f"{_prefix}.train_step")(train_step_check(_part))
-    check(f"{_prefix}.optimizers")(optimizers_check(_part))
+    for _name, _factory in (("d_step", d_step_check), ("g_step", g_step_check),
+                            ("train_step", train_step_check), ("optimizers", optimizers_check)):
+        _draw, _collect, _judge = _factory(_part)
+        check(f"{_prefix}.{_name}", draw=_draw, collect=_collect, judge=_judge)

@@ -2,13 +2,15 @@
 
 The KL is compared with torch.distributions; a wrong value is matched against the slides'
 errors and the classic slips (missing 1/2, wrong sign, mean over dims, logvar used as std).
+collect records what the student's functions return (and the gradients reparameterize lets
+through); judge compares with values it computes on its own draw of the inputs.
 """
 import math
 
 import torch
 from torch.distributions import Normal, kl_divergence
 
-from autograder.checks.diagnose import agrees, explain
+from autograder.checks.diagnose import agrees, call, explain, reraise, returned, type_name
 from autograder.checks.registry import CheckFailure, check
 
 PART = "part3_vae"
@@ -39,36 +41,69 @@ KL_MISTAKES = {
 }
 
 
-@check("vae.kl")
-def check_kl(submission, context):
-    kl = submission.get(PART, "kl_divergence")
+def draw_kl(context):
     mu, logvar = _mu_logvar()
-    found = kl(mu, logvar)
+    return {"mu": mu, "logvar": logvar}
+
+
+def collect_kl(submission, inputs):
+    kl = submission.get(PART, "kl_divergence")
+    found, error = call(kl, inputs["mu"].clone(), inputs["logvar"].clone())
+    zero, zero_error = call(kl, torch.zeros(4, LATENT), torch.zeros(4, LATENT))
+    return {"kl": error or returned(found), "zero": zero_error or returned(zero)}
+
+
+def judge_kl(inputs, found, context):
+    mu, logvar = inputs["mu"], inputs["logvar"]
+    reraise(found["kl"])
+    value = found["kl"] if torch.is_tensor(found["kl"]) else found["kl"].get("value")
+    if value is None:
+        raise CheckFailure(f"kl_divergence(mu, logvar) returned {type_name(found['kl'])}: expected a tensor, one "
+                           "value per example, shape (B,)")
     expected = _kl_reference(mu, logvar)
-    if torch.is_tensor(found) and found.shape != expected.shape and agrees(found.reshape(-1), expected):
-        raise CheckFailure(f"kl_divergence returns shape {tuple(found.shape)} with the right values: expected one "
+    if torch.is_tensor(value) and value.shape != expected.shape and agrees(value.reshape(-1), expected):
+        raise CheckFailure(f"kl_divergence returns shape {tuple(value.shape)} with the right values: expected one "
                            "value per example, shape (B,) (sum over dim=1 without keepdim)")
-    if not torch.is_tensor(found) or not agrees(found, expected):
+    if not torch.is_tensor(value) or not agrees(value, expected):
         candidates = {label: fn(mu, logvar) for label, fn in KL_MISTAKES.items()}
-        shown = found if not torch.is_tensor(found) else found.detach().flatten()[:3].tolist()
+        shown = value if not torch.is_tensor(value) else value.flatten()[:3].tolist()
         raise CheckFailure(f"kl_divergence(mu, logvar) gives {shown}..., expected {expected[:3].tolist()}... "
                            "(torch.distributions.kl_divergence summed over latent dims): "
-                           + explain([found], candidates, "expected -1/2 sum_j (1 + logvar_j - mu_j^2 - exp(logvar_j))"))
-    zero = kl(torch.zeros(4, LATENT), torch.zeros(4, LATENT))
-    if not agrees(zero, torch.zeros(4)):
+                           + explain([value], candidates, "expected -1/2 sum_j (1 + logvar_j - mu_j^2 - exp(logvar_j))"))
+    reraise(found["zero"])
+    if not (torch.is_tensor(found["zero"]) and agrees(found["zero"], torch.zeros(4))):
         raise CheckFailure("kl_divergence is not 0 for mu = 0, logvar = 0, where q equals the prior")
 
 
-@check("vae.reparameterize")
-def check_reparameterize(submission, context):
+check("vae.kl", draw=draw_kl, collect=collect_kl, judge=judge_kl)
+
+REPARAM_N = 20_000
+REPARAM_MU, REPARAM_LOGVAR = 0.5, math.log(4.0)  # sigma = 2, sigma^2 = 4, logvar = 1.39
+
+
+def collect_reparameterize(submission, inputs):
     reparameterize = submission.get(PART, "reparameterize")
-    n = 20_000
-    mu = torch.full((n, 4), 0.5, requires_grad=True)
-    logvar = torch.full((n, 4), math.log(4.0), requires_grad=True)  # sigma = 2, sigma^2 = 4, logvar = 1.39
+    mu = torch.full((REPARAM_N, 4), REPARAM_MU, requires_grad=True)
+    logvar = torch.full((REPARAM_N, 4), REPARAM_LOGVAR, requires_grad=True)
     z = reparameterize(mu, logvar)
+    found = {"z": returned(z)}
+    if not torch.is_tensor(z):
+        return found
+    _, found["backward"] = call(lambda: z.sum().backward())
+    found["mu_grad"] = None if mu.grad is None else mu.grad.detach().clone()
+    found["logvar_grad"] = None if logvar.grad is None else logvar.grad.detach().clone()
+    repeat, error = call(lambda: torch.equal(reparameterize(mu, logvar), reparameterize(mu, logvar)))
+    found["repeat"] = error or bool(repeat)
+    return found
+
+
+def judge_reparameterize(inputs, found, context):
+    n, z = REPARAM_N, found["z"]
+    if not torch.is_tensor(z):
+        raise CheckFailure(f"reparameterize(mu, logvar) returned {type_name(z)}: expected a tensor of mu's shape")
     if tuple(z.shape) != (n, 4):
         raise CheckFailure(f"reparameterize(mu, logvar) returned shape {tuple(z.shape)}, expected mu's shape {(n, 4)}")
-    mean, std = float(z.detach().mean()), float(z.detach().std())
+    mean, std = float(z.double().mean()), float(z.double().std())
     if abs(mean - 0.5) > 0.05:
         raise CheckFailure(f"z has mean {mean:.2f} where mu = 0.5: z = mu + eps * sigma (is mu added?)")
     if abs(std - 2.0) > 0.05:
@@ -79,32 +114,51 @@ def check_reparameterize(submission, context):
         nearest = min(causes, key=lambda s: abs(s - std))
         cause = causes[nearest] if abs(nearest - std) < 0.1 else "expected sigma = exp(0.5 * logvar)"
         raise CheckFailure(f"z has standard deviation {std:.2f} where sigma = 2 (logvar = log 4): {cause}")
-    z.sum().backward()
-    if mu.grad is None or logvar.grad is None or logvar.grad.abs().sum() == 0:
+    reraise(found["backward"])
+    mu_grad, logvar_grad = found["mu_grad"], found["logvar_grad"]
+    if mu_grad is None or logvar_grad is None or logvar_grad.abs().sum() == 0:
         raise CheckFailure("the gradient does not reach mu and logvar through z: draw eps separately "
                            "(torch.randn_like) and build z from mu and logvar with differentiable operations")
-    if torch.equal(reparameterize(mu, logvar), reparameterize(mu, logvar)):
+    reraise(found["repeat"])
+    if found["repeat"]:
         raise CheckFailure("reparameterize returned the same z twice: draw fresh eps on every call")
 
 
-@check("vae.loss")
-def check_vae_loss(submission, context):
-    vae_loss = submission.get(PART, "vae_loss")
+check("vae.reparameterize", collect=collect_reparameterize, judge=judge_reparameterize)
+
+
+def draw_vae_loss(context):
     batch = 8
     x = torch.rand(batch, 784)
-    x_hat = torch.rand(batch, 784, requires_grad=True)
+    x_hat = torch.rand(batch, 784)
     mu, logvar = _mu_logvar(batch)
-    found = vae_loss(x_hat, x, mu, logvar)
+    return {"x": x, "x_hat": x_hat, "mu": mu, "logvar": logvar}
+
+
+def collect_vae_loss(submission, inputs):
+    vae_loss = submission.get(PART, "vae_loss")
+    found = vae_loss(inputs["x_hat"].clone().requires_grad_(), inputs["x"].clone(), inputs["mu"].clone(),
+                     inputs["logvar"].clone())
+    return {"loss": returned(found)}
+
+
+def judge_vae_loss(inputs, found, context):
+    x, x_hat, mu, logvar = inputs["x"], inputs["x_hat"], inputs["mu"], inputs["logvar"]
+    batch = x.shape[0]
+    value = found["loss"]
     sse, kl = ((x_hat - x) ** 2).sum(), _kl_reference(mu, logvar).sum()
-    if not torch.is_tensor(found) or found.numel() != 1:
+    if not torch.is_tensor(value) or value.numel() != 1:
         raise CheckFailure("vae_loss must return a scalar tensor")
-    if not (agrees(found, sse + kl) or agrees(found, (sse + kl) / batch)):
+    if not (agrees(value, sse + kl) or agrees(value, (sse + kl) / batch)):
         candidates = {
             "the mean squared error (F.mse_loss's default) instead of the sum": ((x_hat - x) ** 2).mean() + kl,
             "the reconstruction term alone, without the KL": sse,
             "the KL alone, without the reconstruction": kl,
             "reconstruction minus KL (the KL is added in the negative ELBO)": sse - kl,
         }
-        raise CheckFailure(f"vae_loss gives {float(found.detach()):.3f}, expected {float(sse + kl):.3f} (sum of squared "
+        raise CheckFailure(f"vae_loss gives {float(value):.3f}, expected {float(sse + kl):.3f} (sum of squared "
                            f"errors + KL, summed over the batch) or {float((sse + kl) / batch):.3f} (per-example "
-                           "mean): " + explain([found.reshape(())], candidates, "check both terms and their reduction"))
+                           "mean): " + explain([value.reshape(())], candidates, "check both terms and their reduction"))
+
+
+check("vae.loss", draw=draw_vae_loss, collect=collect_vae_loss, judge=judge_vae_loss)
