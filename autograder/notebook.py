@@ -9,7 +9,7 @@ Every autograded cell of the assignment's notebooks is
 dcgan -> part1_dcgan, cgan -> part2_cgan, vae -> part3_vae) is the calling notebook's own
 namespace, and scores it with autograder.score.score_one: the very code that
 `pytest autograder --submission ...` runs, with the same rubric (grading.yml), the same
-expected values, the same seed before each check. It prints one line on stdout, returns None,
+expected values, one seed (drawn per kernel, or $AUTOGRADER_SEED) before each check. It prints one line on stdout, returns None,
 and raises CheckFailed (an AssertionError) with the check's message when the check fails.
 
 nbgrader's rules for a test cell, and how this module keeps them:
@@ -121,5 +121,6 @@ def check(rubric_id, namespace=None, *, device=None, part=None):
     if scored.passed:
         print(f"{rubric_id}: {scored.points:g}/{scored.max_points:g} points. ok: {scored.title}")
         return None
-    print(f"{rubric_id}: {scored.points:g}/{scored.max_points:g} points.")
+    print(f"{rubric_id}: {scored.points:g}/{scored.max_points:g} points (checks' seed {_context(device).seed}: "
+          "AUTOGRADER_SEED replays it).")
     raise CheckFailed(rubric_id, scored.message, scored.points, scored.max_points)
