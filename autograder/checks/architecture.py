@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from autograder.checks.registry import REGISTRY, CheckFailure, _where, check
+from autograder.checks.registry import REGISTRY, CheckFailure, check, raised
 from autograder.tracing import describe, same_shape, shape_text, trace
 
 BATCH = 4
@@ -170,8 +170,7 @@ def _conditional_outputs(model, inputs):
             outputs = {"same_y": model(*inputs.values()), "rolled_y": model(*other.values())}
         model.train()
     except Exception as exc:  # noqa: BLE001 - reported after the layers are judged, as before the split
-        text = f": {exc}" if str(exc) else ""
-        return {"error": f"your code raised {type(exc).__name__}{text}{_where(exc)}"}
+        return {"error": raised(exc)}
     return {key: _tensor_or_type(value) for key, value in outputs.items()}
 
 

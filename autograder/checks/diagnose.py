@@ -7,7 +7,7 @@ end turn a student's calls into data in collect (returned, call) and back into a
 """
 import torch
 
-from autograder.checks.registry import CheckFailure, _where
+from autograder.checks.registry import CheckFailure, raised
 from autograder.load import MissingName
 
 
@@ -64,8 +64,7 @@ def call(fn, *args):
     except (CheckFailure, MissingName) as exc:
         return None, {"raised": str(exc)}
     except Exception as exc:  # noqa: BLE001 - the student's exception becomes data for judge
-        text = f": {exc}" if str(exc) else ""
-        return None, {"raised": f"your code raised {type(exc).__name__}{text}{_where(exc)}"}
+        return None, {"raised": raised(exc)}
 
 
 def reraise(record):

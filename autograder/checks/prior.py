@@ -40,7 +40,8 @@ def judge_prior(inputs, found, context):
         raise CheckFailure(f"get_noise returned {found['type']}: expected a tensor")
     if tuple(found["shape"]) != (8, NZ, 1, 1):
         hint = " (add the two spatial dims: .view(B, nz, 1, 1))" if tuple(found["shape"]) == (8, NZ) else ""
-        raise CheckFailure(f"get_noise(8, {NZ}, 'cpu') has shape {tuple(found['shape'])}: expected (8, {NZ}, 1, 1){hint}")
+        raise CheckFailure(f"get_noise(8, {NZ}, 'cpu') has shape {tuple(found['shape'])}: "
+                           f"expected (8, {NZ}, 1, 1){hint}")
     if tuple(found["shape_3_10"]) != (3, 10, 1, 1):
         raise CheckFailure("get_noise(3, 10, 'cpu') does not have shape (3, 10, 1, 1): use the nz argument")
     if found["dtype"] != "torch.float32":

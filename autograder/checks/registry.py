@@ -73,6 +73,12 @@ def _where(exc):
     return ""
 
 
+def raised(exc):
+    """A student's exception in words: its type, its message and the student's line."""
+    text = f": {exc}" if str(exc) else ""
+    return f"your code raised {type(exc).__name__}{text}{_where(exc)}"
+
+
 def draw_inputs(rubric_id, context, seed):
     torch.manual_seed(seed)
     return REGISTRY[rubric_id].draw(context)
@@ -92,8 +98,7 @@ def collect(rubric_id, submission, context, seed):
     except MissingName as exc:
         return None, Result(rubric_id, False, str(exc))
     except (Exception, SystemExit, KeyboardInterrupt) as exc:
-        text = f": {exc}" if str(exc) else ""
-        return None, Result(rubric_id, False, f"your code raised {type(exc).__name__}{text}{_where(exc)}")
+        return None, Result(rubric_id, False, raised(exc))
 
 
 def judge(rubric_id, found, context, seed):
