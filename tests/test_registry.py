@@ -1,0 +1,82 @@
+"""The registry's two halves: what crosses from the student's side to the judge, and what the judge
+makes of anything else; the grading seed; retries."""
+import io
+import os
+
+import pytest
+import torch
+
+from autograder.checks import registry
+from autograder.checks.registry import REGISTRY, Result, decode, encode, judge, run_tries
+from autograder.score import grading_seed, make_context
+
+
+@pytest.fixture(scope="module")
+def context():
+    return make_context("cpu", seed=0)
+
+
+class NotData:
+    """What a forged answer might carry to run code where it is loaded."""
+
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+def test_found_data_round_trips_and_code_does_not(tmp_path):
+    found = {"x": torch.arange(3.0, requires_grad=True), "shape": (2, 3), "names": ["a", None], "ok": True}
+    back = decode(encode(found))
+    assert torch.equal(back["x"], torch.arange(3.0)) and not back["x"].requires_grad
+    assert back["shape"] == (2, 3) and back["names"] == ["a", None] and back["ok"] is True
+    buffer = io.BytesIO()
+    torch.save({"payload": NotData()}, buffer)
+    with pytest.raises(Exception, match="(?i)weights.only|unsupported|global"):
+        decode(buffer.getvalue())
+
+
+@pytest.mark.parametrize("rubric_id", sorted(REGISTRY))
+@pytest.mark.parametrize("forged", [None, {}, {"anything": torch.zeros(2)}, "ok", [1, 2, 3]])
+def test_a_malformed_answer_fails_the_check_without_crashing_the_judge(rubric_id, forged, context):
+    """Whatever the student's process sends, the judge returns a failed Result with a message."""
+    result = judge(rubric_id, forged, context, seed=0)
+    assert isinstance(result, Result) and not result.passed and result.message
+
+
+def test_a_students_exception_or_missing_name_fails_with_its_reason(tmp_path, context):
+    """A missing name fails in collect; an exception collect recorded as data fails in the judge,
+    with the student's own line either way."""
+    from autograder.load import load_submission
+    (tmp_path / "part1_dcgan.py").write_text("def bce(p, t):\n    raise ValueError('nope')\n")
+    submission = load_submission(tmp_path, context.rubric["parts"])
+    found, failed = registry.collect("dcgan.d_loss", submission, context, seed=0)
+    assert found is None and not failed.passed and "`d_loss` is not defined" in failed.message
+    result = registry.run_check("dcgan.bce", submission, context)
+    assert not result.passed and "ValueError: nope" in result.message and "line 2" in result.message
+
+
+def test_the_grading_seed_is_drawn_unless_given(monkeypatch):
+    monkeypatch.delenv("AUTOGRADER_SEED", raising=False)
+    drawn = {grading_seed({"seed": "random"}) for _ in range(5)}
+    assert len(drawn) > 1, "a random seed should differ between gradings"
+    assert grading_seed({"seed": 7}) == 7 and grading_seed({"seed": "random"}, seed=3) == 3
+    monkeypatch.setenv("AUTOGRADER_SEED", "11")
+    assert grading_seed({"seed": "random"}) == 11 and grading_seed({"seed": 7}, seed=2) == 2
+
+
+def test_only_failures_on_measured_figures_are_retried(context, monkeypatch):
+    monkeypatch.setitem(REGISTRY, "x.retried", registry.Check("x.retried", None, None, tries=lambda c: 3))
+    calls = []
+
+    def measured(seed):
+        calls.append(seed)
+        return Result("x.retried", seed == context.seed + 2, "figures", {"run": f"FID {seed}"})
+
+    result = run_tries("x.retried", context, measured)
+    assert result.passed and calls == [context.seed, context.seed + 1, context.seed + 2]
+
+    calls.clear()
+    result = run_tries("x.retried", context, lambda seed: calls.append(seed) or Result("x.retried", False, "crash"))
+    assert not result.passed and calls == [context.seed] and result.message == "crash"
+
+    result = run_tries("x.retried", context, lambda seed: Result("x.retried", False, "bad", {"run": f"FID {seed}"}))
+    assert "every run failed" in result.message and f"seed {context.seed + 2}: FID" in result.message
