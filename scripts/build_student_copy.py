@@ -468,7 +468,19 @@ python3 -m venv .venv
 .venv/bin/python -m pytest autograder --submission path/to/folder    # the same, without ./run
 ```
 
-Options: `--grading-out DIR` (default `grading-output/`), `--device cpu|cuda`.
+Options: `--grading-out DIR` (default `grading-output/`), `--device cpu|cuda`, `--seed N` (the
+checks draw fresh random inputs on each run and `results.json` records the seed: pass it back to
+replay a run exactly; a correct answer passes whatever the seed).
+
+## Work in the notebooks
+
+```bash
+.venv/bin/pip install jupyterlab      # once, if you have no Jupyter of your own
+.venv/bin/jupyter lab assignments/{assignment}/
+```
+
+Each notebook's test cells (`check("...")`) run the same checks as `./run grade`, one rubric item
+at a time, on the code you have run in that notebook.
 
 Each rubric item is one test. At the end you get a table of checks, points and messages, and the
 total. The report goes to `grading-output/`: `report.html` (every message, your samples and loss
