@@ -80,3 +80,18 @@ def test_only_failures_on_measured_figures_are_retried(context, monkeypatch):
 
     result = run_tries("x.retried", context, lambda seed: Result("x.retried", False, "bad", {"run": f"FID {seed}"}))
     assert "every run failed" in result.message and f"seed {context.seed + 2}: FID" in result.message
+
+
+def test_a_students_line_is_found_in_a_notebook_kernel_too():
+    """IPython compiles a cell as /tmp/ipykernel_<pid>/<hash>.py: the message still points at it."""
+    import linecache
+    filename = "/tmp/ipykernel_4242/123456789.py"
+    source = "def bce(p, t):\n    return undefined_name\n"
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    namespace = {}
+    exec(compile(source, filename, "exec"), namespace)
+    try:
+        namespace["bce"](0, 0)
+    except NameError as exc:
+        message = registry.raised(exc)
+    assert "in a cell of this notebook, line 2: `return undefined_name`" in message, message

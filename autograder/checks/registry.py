@@ -18,6 +18,7 @@ collect is reported with the student's line; an exception in judge means `found`
 check expects (a forged or malformed answer) and fails the check too. Nothing propagates.
 """
 import io
+import re
 import traceback
 from dataclasses import dataclass, field
 
@@ -65,11 +66,17 @@ def check(rubric_id, *, collect, judge, draw=no_inputs, tries=None):
     return REGISTRY[rubric_id]
 
 
+NOTEBOOK_CELL = re.compile(r"ipykernel_\d+|<ipython-input-")  # how IPython names the code of a cell
+
+
 def _where(exc):
-    """The innermost frame that belongs to the submission (its filename names a cell or lines)."""
+    """The innermost frame that belongs to the submission: its filename names a cell or lines (the
+    grader's loader), or it is a cell of the running notebook (IPython's names)."""
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         if " cell " in frame.filename or " lines " in frame.filename:
             return f" at {frame.filename}, line {frame.lineno}: `{(frame.line or '').strip()}`"
+        if NOTEBOOK_CELL.search(frame.filename):
+            return f" in a cell of this notebook, line {frame.lineno}: `{(frame.line or '').strip()}`"
     return ""
 
 
