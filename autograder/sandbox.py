@@ -68,6 +68,7 @@ DEFAULT_LIMITS = {
     "load_seconds": 60,  # loading one part (running its cells), in a probe or in a check's child
     "memory_mb": 4096,  # memory a child may use on top of the grader's own (about 600 MB with torch)
     "output_bytes": 1_000_000,  # what a child may print (stdout + stderr) or write to a file
+    "answer_bytes": 256_000_000,  # what a collect child may send to the judge (its found data, encoded)
     "probe_restarts": 4,  # blocks of one part that may hang or kill a probe before the part is given up
     "checks": {},  # per-check wall-time overrides: {rubric id: seconds}
 }
@@ -804,6 +805,10 @@ class Server:
             if not chunk:
                 break
             buffer += chunk
+            if len(buffer) > self.limits["answer_bytes"]:  # one message that big: the student's answer
+                status, reason = "too_large", (f"answer too large: what your code produced for this check is over "
+                                               f"{self.limits['answer_bytes']:,} bytes (the grader's limit)")
+                break
             *lines, buffer = buffer.split(b"\n")
             for line in lines:
                 try:
