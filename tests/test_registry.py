@@ -95,3 +95,17 @@ def test_a_students_line_is_found_in_a_notebook_kernel_too():
     except NameError as exc:
         message = registry.raised(exc)
     assert "in a cell of this notebook, line 2: `return undefined_name`" in message, message
+
+
+def test_training_samples_that_are_the_dataset_fail(context):
+    """The student's process holds MNIST: real digits passed off as samples (here with a little noise)
+    would ace FID and accuracy; the judge sees they are copies."""
+    from autograder.data import mnist
+    images, labels = mnist()
+    per_class = context.rubric["training"]["cpu"]["samples_per_class"]
+    order = torch.cat([torch.nonzero(labels == k).flatten()[:per_class] for k in range(10)])
+    forged = {"samples": images[order] + 0.005 * torch.randn(len(order), 1, 32, 32),
+              "sample_labels": torch.arange(10).repeat_interleave(per_class), "losses_d": [0.0], "losses_g": [0.0],
+              "seconds": 1.0, "nondeterministic": []}
+    result = judge("cgan.training", forged, context, seed=0)
+    assert not result.passed and "copies of MNIST training images" in result.message, result.message

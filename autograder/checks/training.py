@@ -64,6 +64,24 @@ def run_training(submission_module, config, device, seed):
     return (result, *measure(result.samples, result.sample_labels, device, images))
 
 
+COPY_RMS = 0.02  # per pixel, images in [-1, 1]: under a 8-bit grey level of noise on a real digit
+# The reference's FC samples (CPU budget) lie 0.22 (closest of 1,000) to 0.39 (median) from their nearest
+# training image, 10x above COPY_RMS: a generator's samples are not taken for copies.
+COPIES_MAX = 0.05
+
+
+def copied_fraction(samples, images, chunk=1000):
+    """The fraction of samples that lie within COPY_RMS of a training image: what a generator makes
+    is judged, not the dataset passed off as samples (the student's process holds the data)."""
+    flat = images.reshape(len(images), -1).float()
+    norms = (flat ** 2).sum(1)
+    near = 0
+    for part in samples.reshape(len(samples), -1).float().split(chunk):
+        distances = (part ** 2).sum(1, keepdim=True) + norms - 2 * part @ flat.T
+        near += int((distances.min(1).values.clamp(min=0) / flat.shape[1] < COPY_RMS ** 2).sum())
+    return near / max(1, len(samples))
+
+
 def _passes(score, accuracy, config):
     return score <= config["fid_max"] and accuracy >= config["accuracy_min"]
 
@@ -91,7 +109,12 @@ def judge_training(inputs, found, context):
             labels, torch.arange(10).repeat_interleave(per_class)):
         raise CheckFailure(f"the trainer's samples have shape {tuple(samples.shape)}: expected {10 * per_class} "
                            "images (1, 32, 32), class-major")
-    score, accuracy = measure(samples, labels, inputs["device"])
+    images, _ = mnist()
+    copies = copied_fraction(samples, images)
+    if copies > COPIES_MAX:
+        raise CheckFailure(f"{copies:.0%} of the samples are copies of MNIST training images (per-pixel RMS distance "
+                           f"under {COPY_RMS}): the samples must be what your generator makes")
+    score, accuracy = measure(samples, labels, inputs["device"], images)
     reference = context.expected.get("training", {}).get(kind, {})
     details = {"model": config["model"], "iterations": config["iterations"], "seed": inputs["seed"],
                "fid": round(score, 1), "accuracy": round(accuracy, 3),
