@@ -557,13 +557,11 @@ def _forget_other_checks(rubric_id, context, snapshot):
     from autograder.checks import registry
     hidden = {i for i, item in context.rubric["checks"].items() if item.get("visibility") == "hidden"}
     dropped = {i for i in registry.REGISTRY if i != rubric_id}
-    modules = []
+    hidden_module = None
     if rubric_id not in hidden:
-        modules = [sys.modules.pop(n) for n in list(sys.modules) if n == HIDDEN_MODULE]
+        hidden_module = sys.modules.pop(HIDDEN_MODULE, None)
         package_name, _, name = HIDDEN_MODULE.rpartition(".")
-        package = sys.modules.get(package_name)
-        if package is not None and name in vars(package):
-            delattr(package, name)
+        vars(sys.modules[package_name]).pop(name, None)
     for i in dropped:
         del registry.REGISTRY[i]
     context.expected = {}
@@ -572,8 +570,8 @@ def _forget_other_checks(rubric_id, context, snapshot):
     rubric_module.load_expected.cache_clear()
     rubric_module.load_rubric.cache_clear()
     return [(owner, name, value) for owner, name, value in snapshot
-            if not (owner is registry.REGISTRY and name in dropped) and not any(owner is m or value is m
-                                                                                 for m in modules)]
+            if not (owner is registry.REGISTRY and name in dropped)
+            and (hidden_module is None or (owner is not hidden_module and value is not hidden_module))]
 
 
 class _AllNames:
@@ -1007,7 +1005,7 @@ class Server:
 
     def _collect(self, root, rubric_id, seed, budget):
         """The student's half in a confined child: (found bytes, None), or (None, (message, details))."""
-        from autograder.checks.registry import Result, collect, encode
+        from autograder.checks.registry import Result, collect
         from autograder.load import Block, CodeError, Part, Submission
         probed = self.probed_submission(root)
         limits = self.limits
@@ -1036,20 +1034,15 @@ class Server:
                     return part
 
             _lock_down(setup)
-            found, failed = collect(rubric_id, Submission(root=Path(root), parts=LazyParts()), context, seed)
+            data, failed = collect(rubric_id, Submission(root=Path(root), parts=LazyParts()), context, seed)
             during = restore_snapshot(snapshot)
             if during:
-                found, failed = None, Result(rubric_id, False, f"your code replaced {', '.join(sorted(during)[:5])} "
-                                                               "while this check ran: the check cannot trust what it "
-                                                               "recorded and is failed")
+                data, failed = None, Result(rubric_id, False, f"your code replaced {', '.join(sorted(during)[:5])} "
+                                                              "while this check ran: the check cannot trust what it "
+                                                              "recorded and is failed")
             note = (f" (note: your code replaced {', '.join(sorted(tampered)[:5])} when it was loaded; the grader "
                     "restored the original before checking)") if tampered else ""
             if failed is None:
-                try:
-                    data = encode(found)
-                except Exception as exc:  # noqa: BLE001 - the student's objects are not data
-                    channel.send(event="failed", message=f"the grader could not read what your code produced ({exc})")
-                    return
                 channel.send(event="found", data=base64.b64encode(data).decode(), note=note)
             else:
                 channel.send(event="failed", message=failed.message + note,
@@ -1078,17 +1071,12 @@ class Server:
 
     def _judge(self, rubric_id, data, seed, budget):
         """The verdict, in a child forked from this server (which never runs student code): it reads
-        the found data with torch.load(weights_only=True) and draws the inputs again itself."""
-        from autograder.checks.registry import Result, decode, judge
+        the answer with torch.load(weights_only=True) and draws the inputs again itself."""
+        from autograder.checks.registry import Result, judge
         context = self.context
 
         def body(channel, setup):
-            try:
-                found = decode(data)
-            except Exception as exc:  # noqa: BLE001 - the student's process sent something that is not data
-                result = Result(rubric_id, False, f"the grader could not read what your code produced ({exc})")
-            else:
-                result = judge(rubric_id, found, context, seed)
+            result = judge(rubric_id, data, context, seed)
             channel.send(event="result", passed=bool(result.passed), message=result.message,
                          details=_jsonable(result.details or {}))
 

@@ -38,7 +38,7 @@ def test_found_data_round_trips_and_code_does_not(tmp_path):
 @pytest.mark.parametrize("forged", [None, {}, {"anything": torch.zeros(2)}, "ok", [1, 2, 3]])
 def test_a_malformed_answer_fails_the_check_without_crashing_the_judge(rubric_id, forged, context):
     """Whatever the student's process sends, the judge returns a failed Result with a message."""
-    result = judge(rubric_id, forged, context, seed=0)
+    result = judge(rubric_id, encode(forged), context, seed=0)
     assert isinstance(result, Result) and not result.passed and result.message
 
 
@@ -107,5 +107,5 @@ def test_training_samples_that_are_the_dataset_fail(context):
     forged = {"samples": images[order] + 0.005 * torch.randn(len(order), 1, 32, 32),
               "sample_labels": torch.arange(10).repeat_interleave(per_class), "losses_d": [0.0], "losses_g": [0.0],
               "seconds": 1.0, "nondeterministic": []}
-    result = judge("cgan.training", forged, context, seed=0)
+    result = judge("cgan.training", encode(forged), context, seed=0)
     assert not result.passed and "copies of MNIST training images" in result.message, result.message

@@ -91,36 +91,6 @@ def draw_inputs(rubric_id, context, seed):
     return REGISTRY[rubric_id].draw(context)
 
 
-# ---- the two halves, each turning whatever happens into data ----
-
-
-def collect(rubric_id, submission, context, seed):
-    """Run the student's side: (found, None), or (None, Result) when it failed before the verdict."""
-    try:
-        inputs = draw_inputs(rubric_id, context, seed)
-        torch.manual_seed(seed)
-        return REGISTRY[rubric_id].collect(submission, inputs), None
-    except CheckFailure as exc:
-        return None, Result(rubric_id, False, str(exc), exc.details)
-    except MissingName as exc:
-        return None, Result(rubric_id, False, str(exc))
-    except (Exception, SystemExit, KeyboardInterrupt) as exc:
-        return None, Result(rubric_id, False, raised(exc))
-
-
-def judge(rubric_id, found, context, seed):
-    """The verdict on what collect found, from inputs drawn again here."""
-    try:
-        inputs = draw_inputs(rubric_id, context, seed)
-        details = REGISTRY[rubric_id].judge(inputs, found, context) or {}
-        return Result(rubric_id, True, "ok", details)
-    except CheckFailure as exc:
-        return Result(rubric_id, False, str(exc), exc.details)
-    except Exception as exc:  # noqa: BLE001 - found is the student's data: a malformed one fails the check
-        return Result(rubric_id, False, "the grader could not read what your code produced for this check "
-                                        f"({type(exc).__name__}: {exc})")
-
-
 def encode(found):
     """found as bytes (torch.save): what crosses from the student's process to the judge."""
     buffer = io.BytesIO()
@@ -141,6 +111,46 @@ def _plain(value):
     if isinstance(value, (list, tuple)):
         return type(value)(_plain(v) for v in value) if type(value) in (list, tuple) else [_plain(v) for v in value]
     return value
+
+
+# ---- the two halves, each turning whatever happens into data ----
+
+
+def _unreadable(rubric_id, exc):
+    return Result(rubric_id, False, "the grader could not read what your code produced for this check "
+                                    f"({type(exc).__name__}: {exc})")
+
+
+def collect(rubric_id, submission, context, seed):
+    """Run the student's side: (the answer as bytes, None), or (None, Result) when it failed before
+    the verdict. The bytes are what crosses to the judge (encode), whatever the process boundary."""
+    try:
+        inputs = draw_inputs(rubric_id, context, seed)
+        torch.manual_seed(seed)
+        found = REGISTRY[rubric_id].collect(submission, inputs)
+    except CheckFailure as exc:
+        return None, Result(rubric_id, False, str(exc), exc.details)
+    except MissingName as exc:
+        return None, Result(rubric_id, False, str(exc))
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
+        return None, Result(rubric_id, False, raised(exc))
+    try:
+        return encode(found), None
+    except Exception as exc:  # noqa: BLE001 - the student's objects are not data
+        return None, _unreadable(rubric_id, exc)
+
+
+def judge(rubric_id, data, context, seed):
+    """The verdict on collect's answer (bytes), from inputs drawn again here."""
+    try:
+        found = decode(data)
+        inputs = draw_inputs(rubric_id, context, seed)
+        details = REGISTRY[rubric_id].judge(inputs, found, context) or {}
+        return Result(rubric_id, True, "ok", details)
+    except CheckFailure as exc:
+        return Result(rubric_id, False, str(exc), exc.details)
+    except Exception as exc:  # noqa: BLE001 - the answer is the student's data: a malformed one fails the check
+        return _unreadable(rubric_id, exc)
 
 
 def tries(rubric_id, context):
@@ -167,15 +177,9 @@ def run_tries(rubric_id, context, attempt):
 
 
 def run_check(rubric_id, submission, context):
-    """Both halves in this process (no isolation), `found` round-tripped as it would be between
-    processes, so a check behaves the same isolated or not."""
+    """Both halves in this process (no isolation): the answer goes through the same bytes as
+    between processes, so a check behaves the same isolated or not."""
     def attempt(seed):
-        found, failed = collect(rubric_id, submission, context, seed)
-        if failed:
-            return failed
-        try:
-            found = decode(encode(found))
-        except Exception as exc:  # noqa: BLE001 - the student's objects are not data
-            return Result(rubric_id, False, f"the grader could not read what your code produced ({exc})")
-        return judge(rubric_id, found, context, seed)
+        data, failed = collect(rubric_id, submission, context, seed)
+        return failed or judge(rubric_id, data, context, seed)
     return run_tries(rubric_id, context, attempt)
