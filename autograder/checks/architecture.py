@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from autograder.checks.diagnose import returned, type_name
 from autograder.checks.registry import REGISTRY, CheckFailure, check, raised
 from autograder.tracing import describe, same_shape, shape_text, trace
 
@@ -171,7 +172,7 @@ def _conditional_outputs(model, inputs):
         model.train()
     except Exception as exc:  # noqa: BLE001 - reported after the layers are judged, as before the split
         return {"error": raised(exc)}
-    return {key: _tensor_or_type(value) for key, value in outputs.items()}
+    return {key: returned(value) for key, value in outputs.items()}
 
 
 def _check_conditioning(name, inputs, found):
@@ -183,8 +184,7 @@ def _check_conditioning(name, inputs, found):
         raise CheckFailure(str(conditioning["error"]))
     same, rolled = conditioning["same_y"], conditioning["rolled_y"]
     if not torch.is_tensor(same) or not torch.is_tensor(rolled):
-        kind = same if not torch.is_tensor(same) else rolled
-        raise CheckFailure(f"{name} returns {kind}: expected a tensor")
+        raise CheckFailure(f"{name} returns {type_name(rolled if torch.is_tensor(same) else same)}: expected a tensor")
     if torch.allclose(same, rolled):
         raise CheckFailure(f"{name}'s output does not change when the label y changes: y must enter the network")
 
@@ -198,13 +198,6 @@ def channels(sections):
     return [{"name": s["name"], "layers": [dict(layer, shape=[], kernel=None, stride=None, padding=None, bias=None)
                                             for layer in s["layers"] if layer["op"] in WEIGHTED_OPS]}
             for s in sections]
-
-
-def _tensor_or_type(value):
-    """A plain tensor (the student's subclass or device dropped) or, for anything else, its type name."""
-    if torch.is_tensor(value):
-        return value.detach().cpu().as_subclass(torch.Tensor).clone()
-    return type(value).__name__
 
 
 def _data(value):
@@ -226,7 +219,7 @@ def _data(value):
 def collect_architecture(network):
     def collect(submission, inputs):
         model, inputs, sections, output = trace_network(submission, network, inputs)
-        found = {"sections": _data(sections), "output": _tensor_or_type(output)}
+        found = {"sections": _data(sections), "output": returned(output)}
         if "y" in inputs:
             found["conditioning"] = _conditional_outputs(model, inputs)
         return found

@@ -50,6 +50,11 @@ def returned(value):
     return found
 
 
+def grads_of(tensors):
+    """The gradients backward() left on tensors (None where none reached), copied for judge."""
+    return [None if t.grad is None else t.grad.detach().clone() for t in tensors]
+
+
 def type_name(found):
     """The type of what returned() recorded: "Tensor", or the recorded name."""
     return "Tensor" if torch.is_tensor(found) else str(found["type"])

@@ -8,7 +8,7 @@ gradients; judge computes the expected values on its own draw of the inputs.
 import torch
 import torch.nn.functional as F
 
-from autograder.checks.diagnose import agrees, call, explain, reraise, returned, type_name
+from autograder.checks.diagnose import agrees, call, explain, grads_of, reraise, returned, type_name
 from autograder.checks.registry import CheckFailure, check
 
 PART = "part1_dcgan"
@@ -43,7 +43,7 @@ def _run_loss(fn, *args, leaves=None):
     record = {"value": returned(out)}
     if _is_scalar(out):
         _, error = call(lambda: out.reshape(()).backward())
-        record["grads"] = error or [None if a.grad is None else a.grad.detach().clone() for a in leaves]
+        record["grads"] = error or grads_of(leaves)
     return record
 
 

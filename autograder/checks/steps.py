@@ -20,7 +20,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from scipy import stats
 
-from autograder.checks.diagnose import cosine
+from autograder.checks.diagnose import cosine, grads_of
 from autograder.checks.registry import CheckFailure, check
 
 NZ, N_CLASSES, BATCH = 100, 10, 16
@@ -89,7 +89,7 @@ class RecordingSGD(torch.optim.SGD):
 
     def step(self, closure=None):
         params = [p for group in self.param_groups for p in group["params"]]
-        self.grads_at_step.append([None if p.grad is None else p.grad.detach().clone() for p in params])
+        self.grads_at_step.append(grads_of(params))
         return super().step(closure)
 
 
@@ -274,7 +274,7 @@ def _probes_from(part, inputs):
 def _records(netD, netG):
     """What the probes saw and how they were left, as plain data for the judge."""
     return {"d_calls": netD.calls, "g_calls": netG.calls, "D_after": _state(netD), "G_after": _state(netG),
-            "G_grads": [None if p.grad is None else p.grad.detach().clone() for p in netG.parameters()]}
+            "G_grads": grads_of(netG.parameters())}
 
 
 def d_step_check(part):

@@ -10,7 +10,7 @@ import math
 import torch
 from torch.distributions import Normal, kl_divergence
 
-from autograder.checks.diagnose import agrees, call, explain, reraise, returned, type_name
+from autograder.checks.diagnose import agrees, call, explain, grads_of, reraise, returned, type_name
 from autograder.checks.registry import CheckFailure, check
 
 PART = "part3_vae"
@@ -90,8 +90,7 @@ def collect_reparameterize(submission, inputs):
     if not torch.is_tensor(z):
         return found
     _, found["backward"] = call(lambda: z.sum().backward())
-    found["mu_grad"] = None if mu.grad is None else mu.grad.detach().clone()
-    found["logvar_grad"] = None if logvar.grad is None else logvar.grad.detach().clone()
+    found["mu_grad"], found["logvar_grad"] = grads_of((mu, logvar))
     repeat, error = call(lambda: torch.equal(reparameterize(mu, logvar), reparameterize(mu, logvar)))
     found["repeat"] = error or bool(repeat)
     return found
