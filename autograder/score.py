@@ -1,6 +1,8 @@
 """Stage 3: run the rubric's checks on a loaded submission and total the points."""
 import hashlib
+import os
 import platform
+import secrets
 from dataclasses import dataclass
 
 import torch
@@ -40,8 +42,6 @@ def grading_seed(rubric, seed=None):
     """The seed every check draws its inputs from: `seed`, else $AUTOGRADER_SEED, else grading.yml's
     `seed`; `random` (the default) draws a fresh one now, so a submission cannot be tuned to known
     inputs. It is written in the results' fingerprint: passing it again replays a grading."""
-    import os
-    import secrets
     for value in (seed, os.environ.get("AUTOGRADER_SEED"), rubric.get("seed", "random")):
         if value is not None and value != "":
             return secrets.randbelow(2 ** 31) if value == "random" else int(value)

@@ -72,41 +72,34 @@ def train_cgan(make_netD, make_netG, *, train_step, make_optimizers, weights_ini
     """
     nondeterministic = []
     with deterministic_algorithms(nondeterministic):
-        result = _train(make_netD, make_netG, train_step, make_optimizers, weights_init, images, labels, iterations,
-                        batch_size, seed, device, nz, nb_update_D, nb_update_G, n_classes, samples_per_class)
-    result.nondeterministic = nondeterministic
-    return result
-
-
-def _train(make_netD, make_netG, train_step, make_optimizers, weights_init, images, labels, iterations,
-           batch_size, seed, device, nz, nb_update_D, nb_update_G, n_classes, samples_per_class):
-    seed_everything(seed)
-    netD, netG = make_netD().to(device), make_netG().to(device)
-    if weights_init is not None:
-        netD.apply(weights_init)
-        netG.apply(weights_init)
-    optimizerD, optimizerG = make_optimizers(netD, netG)
-    images, labels = images.to(device), labels.to(device)
-    batches = torch.Generator().manual_seed(seed)
-    losses_d, losses_g = [], []
-    netD.train()
-    netG.train()
-    start = time.perf_counter()
-    for _ in range(iterations):
-        idx = torch.randint(len(images), (batch_size,), generator=batches).to(device)
-        y = F.one_hot(labels[idx], n_classes).float().view(-1, n_classes, 1, 1)
-        loss_d, loss_g = train_step(netD, netG, optimizerD, optimizerG, images[idx], y, nz=nz,
-                                    nb_update_D=nb_update_D, nb_update_G=nb_update_G)
-        losses_d.append(_to_scalar_tensor(loss_d))
-        losses_g.append(_to_scalar_tensor(loss_g))
-    samples, sample_labels = sample_per_class(netG, nz, n_classes, samples_per_class, device)
-    if device != "cpu" and torch.cuda.is_available():
-        torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
+        seed_everything(seed)
+        netD, netG = make_netD().to(device), make_netG().to(device)
+        if weights_init is not None:
+            netD.apply(weights_init)
+            netG.apply(weights_init)
+        optimizerD, optimizerG = make_optimizers(netD, netG)
+        images, labels = images.to(device), labels.to(device)
+        batches = torch.Generator().manual_seed(seed)
+        losses_d, losses_g = [], []
+        netD.train()
+        netG.train()
+        start = time.perf_counter()
+        for _ in range(iterations):
+            idx = torch.randint(len(images), (batch_size,), generator=batches).to(device)
+            y = F.one_hot(labels[idx], n_classes).float().view(-1, n_classes, 1, 1)
+            loss_d, loss_g = train_step(netD, netG, optimizerD, optimizerG, images[idx], y, nz=nz,
+                                        nb_update_D=nb_update_D, nb_update_G=nb_update_G)
+            losses_d.append(_to_scalar_tensor(loss_d))
+            losses_g.append(_to_scalar_tensor(loss_g))
+        samples, sample_labels = sample_per_class(netG, nz, n_classes, samples_per_class, device)
+        if device != "cpu" and torch.cuda.is_available():
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
     return TrainResult(
         losses_d=torch.stack(losses_d).cpu().tolist() if losses_d else [],
         losses_g=torch.stack(losses_g).cpu().tolist() if losses_g else [],
         samples=samples, sample_labels=sample_labels, seconds=seconds, iterations=iterations,
+        nondeterministic=nondeterministic,
     )
 
 

@@ -8,14 +8,14 @@ bands there. The reference's figures, samples and loss curves under the same bud
 beside them, cached in autograder/expected/ rather than re-trained in each job: the reference
 does not change between submissions, its spread over seeds was measured once (benchmarks/) and
 the bands allow for it, and re-training it would double each job's GPU time and add the
-reference's own seed noise to every verdict. The student's process trains and samples; FID and accuracy are
-measured in the judge's process, from the samples.
+reference's own seed noise to every verdict. The student's process trains and samples; FID and
+accuracy are measured in the judge's process, from the samples.
 """
 import torch
 
 from autograder.checks.registry import CheckFailure, check
 from autograder.data import mnist
-from autograder.rubric import EXPECTED_DIR, load_expected
+from autograder.rubric import EXPECTED_DIR
 from autograder.trainer import train_cgan
 
 PART = "part2_cgan"
@@ -46,14 +46,12 @@ def train(submission_module, config, device, seed, images=None, labels=None):
         samples_per_class=config["samples_per_class"])
 
 
-def measure(samples, sample_labels, device, images=None):
-    """(FID against the embedded MNIST, conditional accuracy) of class-major samples."""
+def measure(samples, sample_labels, device, images):
+    """(FID against the real `images`, conditional accuracy) of class-major samples."""
     if not torch.isfinite(samples).all():
         return float("inf"), 0.0
     from autograder.metric_accuracy import conditional_accuracy  # torch-fidelity takes seconds to import:
     from autograder.metric_fid import fid  # only the runs that train pay for it
-    if images is None:
-        images, _ = mnist()
     return fid(samples, images, device=device), conditional_accuracy(samples, sample_labels, device=device)
 
 
@@ -124,7 +122,7 @@ def judge_training(inputs, found, context):
                "your_samples": sample_grid(samples, per_class),
                "your_D_losses": [float(v) for v in found["losses_d"]],
                "your_G_losses": [float(v) for v in found["losses_g"]]}
-    details.update(reference_figures(kind))
+    details.update(reference_figures(reference, kind))
     if found["nondeterministic"]:
         details["nondeterministic_ops"] = "; ".join(found["nondeterministic"])[:500]
     if not _passes(score, accuracy, config):
@@ -138,11 +136,11 @@ def judge_training(inputs, found, context):
     return details
 
 
-def reference_figures(kind):
+def reference_figures(reference, kind):
     """The reference's samples and loss curves under the same budget, cached by
-    scripts/update_expected.py (only the judge reads them: the student's process never sees them)."""
+    scripts/update_expected.py (only the judge reads them: the student's process never sees them);
+    `reference` is its entry for this device kind in the expected values."""
     figures = {}
-    reference = load_expected().get("training", {}).get(kind, {})
     if "losses_d" in reference:
         figures.update(reference_D_losses=reference["losses_d"], reference_G_losses=reference["losses_g"])
     grid = EXPECTED_DIR / f"training_samples_{kind}.png"
