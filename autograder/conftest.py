@@ -3,9 +3,9 @@
 Options: --submission PATH (default: the student's working copy, assignments/<assignment>/),
 --grading-out DIR (default: grading-output/), --device cpu|cuda, --isolate auto|yes|no (default
 auto: on Linux, the submission's code runs only in child processes under grading.yml's `limits:`,
-see autograder/sandbox.py), --limits FILE (a YAML `limits:` section over grading.yml's), --seed N (replay a grading). At the
-end, the table of checks, points and messages is printed, and results.json (Gradescope),
-report.html and junit.xml are written to the output folder.
+see autograder/sandbox.py), --limits FILE (a YAML `limits:` section over grading.yml's), --seed N
+(replay a grading). At the end, the table of checks, points and messages is printed, and
+results.json (Gradescope), report.html and junit.xml are written to the output folder.
 """
 from pathlib import Path
 

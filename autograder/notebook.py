@@ -9,8 +9,9 @@ Every autograded cell of the assignment's notebooks is
 dcgan -> part1_dcgan, cgan -> part2_cgan, vae -> part3_vae) is the calling notebook's own
 namespace, and scores it with autograder.score.score_one: the very code that
 `pytest autograder --submission ...` runs, with the same rubric (grading.yml), the same
-expected values, one seed (drawn per kernel, or $AUTOGRADER_SEED) before each check. It prints one line on stdout, returns None,
-and raises CheckFailed (an AssertionError) with the check's message when the check fails.
+expected values, one seed (drawn per kernel, or $AUTOGRADER_SEED) before each check. It prints
+one line on stdout, returns None, and raises CheckFailed (an AssertionError) with the check's
+message when the check fails.
 
 nbgrader's rules for a test cell, and how this module keeps them:
   * an error output scores 0, anything else full marks: a failed check raises;
