@@ -4,6 +4,12 @@ It belongs to the harness, not to the answers: the grader trains a student's net
 student's own `train_step`, and the reference is trained by the very same loop, so the two
 results differ only by what the student wrote. Data stays resident on the device and batches
 are drawn by index from a seeded generator.
+
+On CUDA the loop is launch-bound (shared/MEASUREMENTS.md): the CPU spends longer queueing the
+step's hundred-odd kernels than the GPU spends running them. With `capture=True` the student's
+`train_step` is recorded once as a CUDA graph and replayed, which queues the whole iteration at
+once; a step that cannot be recorded (it reads a value back to the CPU with `.item()`, copies from
+the CPU, or behaves differently from one call to the next) is run as it is, eagerly.
 """
 import contextlib
 import os
@@ -13,6 +19,8 @@ from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
+
+CAPTURE_WARMUP = 3  # eager iterations before recording: they create the optimizer's state, cuBLAS handles...
 
 
 @dataclass
@@ -24,6 +32,7 @@ class TrainResult:
     seconds: float = 0.0
     iterations: int = 0
     nondeterministic: list = field(default_factory=list)  # ops PyTorch has no deterministic kernel for
+    loop: str = "eager"  # "cuda graph", or "eager" and why when capture was asked for
 
 
 def seed_everything(seed, deterministic=True):
@@ -59,7 +68,7 @@ def _to_scalar_tensor(loss):
 
 def train_cgan(make_netD, make_netG, *, train_step, make_optimizers, weights_init=None, images, labels,
                iterations, batch_size=128, seed=0, device="cpu", nz=100, nb_update_D=1,
-               nb_update_G=1, n_classes=10, samples_per_class=100):
+               nb_update_G=1, n_classes=10, samples_per_class=100, capture=False):
     """Train a conditional GAN for `iterations` calls of `train_step` and sample every class.
 
     make_netD / make_netG are the network classes (or any factories): they are built after
@@ -68,9 +77,11 @@ def train_cgan(make_netD, make_netG, *, train_step, make_optimizers, weights_ini
 
     `train_step(netD, netG, optimizerD, optimizerG, x, y_onehot, nz=, nb_update_D=, nb_update_G=)`
     is the course's API (reference/part2_cgan.py). Losses are kept on the device and copied once
-    at the end, so the loop adds no host synchronisation of its own.
+    at the end, so the loop adds no host synchronisation of its own. `capture` (CUDA only): replay
+    the step as a CUDA graph where it allows it (module docstring, `capture_step`).
     """
     nondeterministic = []
+    capture = capture and torch.device(device).type == "cuda" and iterations > CAPTURE_WARMUP
     with deterministic_algorithms(nondeterministic):
         seed_everything(seed)
         netD, netG = make_netD().to(device), make_netG().to(device)
@@ -78,29 +89,155 @@ def train_cgan(make_netD, make_netG, *, train_step, make_optimizers, weights_ini
             netD.apply(weights_init)
             netG.apply(weights_init)
         optimizerD, optimizerG = make_optimizers(netD, netG)
-        images, labels = images.to(device), labels.to(device)
-        batches = torch.Generator().manual_seed(seed)
-        losses_d, losses_g = [], []
+        if capture:
+            make_capturable(optimizerD, optimizerG)
+        images = images.to(device)
+        onehots = F.one_hot(labels.long(), n_classes).float().view(-1, n_classes, 1, 1).to(device)
+        # Every batch's indices drawn at once: the same numbers as one draw per iteration.
+        batches = torch.randint(len(images), (iterations, batch_size),
+                                generator=torch.Generator().manual_seed(seed)).to(device)
+        # The step's inputs, refilled in place each iteration: a graph reads them where they are.
+        x, y = images.new_empty(batch_size, *images.shape[1:]), onehots.new_empty(batch_size, *onehots.shape[1:])
+        losses = torch.zeros(iterations, 2, device=device)
+
+        def load_batch(i):
+            torch.index_select(images, 0, batches[i], out=x)
+            torch.index_select(onehots, 0, batches[i], out=y)
+
+        def step():
+            loss_d, loss_g = train_step(netD, netG, optimizerD, optimizerG, x, y, nz=nz,
+                                        nb_update_D=nb_update_D, nb_update_G=nb_update_G)
+            return _to_scalar_tensor(loss_d), _to_scalar_tensor(loss_g)
+
         netD.train()
         netG.train()
         start = time.perf_counter()
-        for _ in range(iterations):
-            idx = torch.randint(len(images), (batch_size,), generator=batches).to(device)
-            y = F.one_hot(labels[idx], n_classes).float().view(-1, n_classes, 1, 1)
-            loss_d, loss_g = train_step(netD, netG, optimizerD, optimizerG, images[idx], y, nz=nz,
-                                        nb_update_D=nb_update_D, nb_update_G=nb_update_G)
-            losses_d.append(_to_scalar_tensor(loss_d))
-            losses_g.append(_to_scalar_tensor(loss_g))
+        first = CAPTURE_WARMUP if capture else iterations
+        with side_stream(capture):  # warm-up belongs on a side stream, as torch.cuda.graph's own capture
+            for i in range(first):
+                load_batch(i)
+                losses[i, 0], losses[i, 1] = step()
+        graph, loop = None, "eager"
+        for i in range(first, iterations):
+            load_batch(i)
+            if graph is not None:
+                graph.replay()
+            elif i == first:
+                graph, outputs, loop = capture_step(step, (netD, netG), (optimizerD, optimizerG))
+            else:
+                outputs = step()
+            losses[i, 0], losses[i, 1] = outputs
         samples, sample_labels = sample_per_class(netG, nz, n_classes, samples_per_class, device)
-        if device != "cpu" and torch.cuda.is_available():
+        if torch.device(device).type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
-    return TrainResult(
-        losses_d=torch.stack(losses_d).cpu().tolist() if losses_d else [],
-        losses_g=torch.stack(losses_g).cpu().tolist() if losses_g else [],
-        samples=samples, sample_labels=sample_labels, seconds=seconds, iterations=iterations,
-        nondeterministic=nondeterministic,
-    )
+    losses = losses.cpu()
+    return TrainResult(losses_d=losses[:, 0].tolist(), losses_g=losses[:, 1].tolist(), samples=samples,
+                       sample_labels=sample_labels, seconds=seconds, iterations=iterations,
+                       nondeterministic=nondeterministic, loop=loop)
+
+
+def make_capturable(*optimizers):
+    """Keep the optimizers' step counts on the GPU (Adam's `capturable`), where a graph can update them."""
+    for optimizer in optimizers:
+        for group in optimizer.param_groups:
+            if "capturable" in group:
+                group["capturable"] = True
+
+
+@contextlib.contextmanager
+def side_stream(enabled):
+    if not enabled:
+        yield
+        return
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        yield
+    torch.cuda.current_stream().wait_stream(stream)
+
+
+def capture_step(step, networks, optimizers):
+    """Record one call of `step` as a CUDA graph and make sure replaying it is that call.
+
+    Returns (graph or None, the loss tensors of one iteration, how the loop runs). Exactly one
+    training iteration is done, whatever happens: the replay that is checked, or an eager call
+    from the state restored. A graph replays the kernels the step queued once, so the Python side
+    of later calls never runs: recording fails on a host read-back or copy (`.item()`, a tensor
+    made on the CPU), and a step that changes from call to call (a counter, a schedule) is caught
+    by comparing one replay with one eager call from the same state, parameters, buffers and losses."""
+    state = restorable_state(networks, optimizers)
+    graph = torch.cuda.CUDAGraph()
+    try:
+        outputs = record(graph, step)
+    except Exception as exc:  # the student's code cannot be recorded: it runs as it is
+        state.restore(after_failed_recording=True)
+        return None, step(), f"eager: the step could not be recorded as a CUDA graph ({_first_line(exc)})"
+    state.restore()  # the recording ran no kernel, but its Python side may have (zero_grad(set_to_none))
+    eager = step()
+    eager_after = trained_values(networks)
+    state.restore()
+    graph.replay()
+    if not (all(torch.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(eager, outputs)) and
+            all(torch.allclose(a, b, rtol=1e-5, atol=1e-6) for a, b in zip(eager_after, trained_values(networks)))):
+        state.restore()
+        return None, step(), "eager: replaying the recorded step did not do what calling it does"
+    return graph, outputs, "cuda graph"
+
+
+def record(graph, step):
+    """Record `step` into `graph`, returning what it returned (tensors a replay refills): as
+    torch.cuda.graph does, with its stream left however the step fails (the context
+    manager skips restoring the stream when the capture's end raises)."""
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    torch.cuda.synchronize()
+    with torch.cuda.stream(stream):
+        graph.capture_begin()
+        try:
+            outputs = step()
+        finally:
+            graph.capture_end()
+    torch.cuda.current_stream().wait_stream(stream)
+    return outputs
+
+
+def trained_values(networks):
+    return [t.detach().clone() for net in networks for t in (*net.parameters(), *net.buffers())]
+
+
+class restorable_state:
+    """A copy of everything one training step changes: parameters, buffers, gradients, optimizer
+    state and the random generators, to put back in place (the graph holds their addresses)."""
+
+    def __init__(self, networks, optimizers):
+        tensors = [t for net in networks for t in (*net.parameters(), *net.buffers())]
+        tensors += [p.grad for net in networks for p in net.parameters() if p.grad is not None]
+        tensors += [v for opt in optimizers for s in opt.state.values() for v in s.values() if torch.is_tensor(v)]
+        self.tensors = tensors
+        self.saved = [t.detach().clone() for t in tensors]
+        self.rng = torch.get_rng_state(), torch.cuda.get_rng_state()
+
+    @torch.no_grad()
+    def restore(self, after_failed_recording=False):
+        for tensor, saved in zip(self.tensors, self.saved):
+            tensor.copy_(saved)
+        torch.set_rng_state(self.rng[0])
+        if after_failed_recording:
+            # A recording that CUDA refused ends before PyTorch closes the generator's capture, which
+            # would then refuse every random draw: the default generator gets a fresh state.
+            fresh = torch.Generator(device="cuda")
+            fresh.set_state(self.rng[1])
+            torch.cuda.default_generators[torch.cuda.current_device()].graphsafe_set_state(fresh)
+        else:
+            torch.cuda.set_rng_state(self.rng[1])
+
+
+def _first_line(exc):
+    """The error the student's code raised: a failed recording re-raises at its end, chained to it."""
+    while exc.__context__ is not None:
+        exc = exc.__context__
+    return f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"[:200]
 
 
 @torch.no_grad()

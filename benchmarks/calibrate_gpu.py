@@ -256,9 +256,9 @@ def plain_loop(model, seed, iterations, images, labels, device, batch_size=128, 
 
     torch.backends.cudnn.deterministic = deterministic
     torch.backends.cudnn.benchmark = False
-    netD, netG, _, _ = build(model, "reference", seed)
+    make_netD, make_netG, _, _ = build(model, "reference", seed)
     torch.manual_seed(seed)
-    netD, netG = netD.to(device), netG.to(device)
+    netD, netG = make_netD().to(device), make_netG().to(device)
     netD.apply(R.weights_init)
     netG.apply(R.weights_init)
     optD, optG = R.make_optimizers(netD, netG)

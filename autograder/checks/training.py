@@ -43,7 +43,7 @@ def train(submission_module, config, device, seed, images=None, labels=None):
         train_step=submission_module.train_step, make_optimizers=submission_module.make_optimizers,
         weights_init=submission_module.weights_init, images=images, labels=labels,
         iterations=config["iterations"], batch_size=config["batch_size"], seed=seed, device=device,
-        samples_per_class=config["samples_per_class"])
+        samples_per_class=config["samples_per_class"], capture=config.get("capture", False))
 
 
 def measure(samples, sample_labels, device, images):
@@ -95,7 +95,8 @@ def collect_training(submission, inputs):
         submission.get(PART, name)  # a missing piece fails here, with the reason it is missing
     result = train(submission.module(PART), inputs["config"], inputs["device"], inputs["seed"])
     return {"samples": result.samples.float(), "sample_labels": result.sample_labels, "losses_d": result.losses_d,
-            "losses_g": result.losses_g, "seconds": result.seconds, "nondeterministic": result.nondeterministic}
+            "losses_g": result.losses_g, "seconds": result.seconds, "nondeterministic": result.nondeterministic,
+            "loop": result.loop}
 
 
 def judge_training(inputs, found, context):
@@ -119,6 +120,7 @@ def judge_training(inputs, found, context):
                "fid_max": config["fid_max"], "accuracy_min": config["accuracy_min"],
                "reference_fid": reference.get("fid"), "reference_accuracy": reference.get("accuracy"),
                "run": f"FID {score:.0f}, accuracy {accuracy:.2f}", "seconds": round(float(found["seconds"]), 1),
+               "loop": str(found.get("loop", "eager"))[:300],
                "your_samples": sample_grid(samples, per_class),
                "your_D_losses": [float(v) for v in found["losses_d"]],
                "your_G_losses": [float(v) for v in found["losses_g"]]}
