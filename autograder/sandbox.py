@@ -239,6 +239,7 @@ class _Setup:
     drop_to: tuple  # (uid, gid) of `nobody`, or () to stay root without capabilities (or non-root)
     base_vsize: int  # the server's address space, bytes
     address_space_limit: bool = True  # RLIMIT_AS (CPU runs); without it only the RSS watch holds memory
+    read_only: bool = True  # as root: every mount read-only but the working directory (Server.read_only)
     namespaces: list = field(default_factory=list)  # what _confine obtained, for the fingerprint
 
 
@@ -303,9 +304,18 @@ def _confine(setup):
     torch.set_num_threads(setup.threads)
 
 
+# On the H100 machine CUDA did not start under the read-only remount ("Error 304: OS call failed"
+# from cudaGetDeviceCount) while a writable /, /dev or /dev/shm did not help, which leaves the
+# kernel's file systems: on CUDA runs they stay as they are (the child's uid and missing
+# capabilities decide what it may change there). Not yet confirmed on a GPU: the server checks
+# that CUDA starts in a locked-down child (Server._cuda_starts_read_only) and falls back if not.
+KERNEL_FILESYSTEMS = ("proc", "sysfs", "cgroup", "cgroup2")
+
+
 def _read_only_filesystem(setup):
-    """In the child's own mount namespace: every mount read-only but the working directory, and
-    the private folders (other submissions, the grader's output) covered by an empty tmpfs."""
+    """In the child's own mount namespace: every mount read-only but the working directory (and,
+    on CUDA, the kernel's), and the private folders (other submissions, the grader's output)
+    covered by an empty tmpfs."""
     work = os.path.realpath(setup.workdir).encode()
     _libc_call("mount", None, b"/", None, MS_REC | MS_PRIVATE, None)
     _libc_call("mount", work, work, None, MS_BIND, None)
@@ -316,6 +326,8 @@ def _read_only_filesystem(setup):
     mounts = []
     for line in Path("/proc/self/mountinfo").read_text().splitlines():
         fields = line.split()
+        if setup.device != "cpu" and fields[fields.index("-") + 1] in KERNEL_FILESYSTEMS:
+            continue
         point = fields[4].encode().decode("unicode_escape").encode("latin-1")
         mounts.append((point, fields[5].split(",")))
     failed = 0
@@ -344,7 +356,7 @@ def _lock_down(setup):
     `nobody` or (when nobody cannot read the interpreter) root without any capability; for
     everyone, the audit hook. After this, limits cannot be raised and namespaces not left."""
     if os.geteuid() == 0:
-        if "mount" in setup.namespaces:
+        if "mount" in setup.namespaces and setup.read_only:
             setup.namespaces.append("read-only" if _read_only_filesystem(setup) else "read-only (partial)")
         resource.setrlimit(resource.RLIMIT_NPROC, (512, 512))  # per user (not enforced for uid 0)
         if setup.drop_to:
@@ -672,6 +684,22 @@ class Server:
         self.probed = {}
         self._fingerprint = None
         _libc_call("prctl", PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)  # orphans of a child come back to us
+        self.read_only = os.geteuid() == 0  # as root, children see every mount read-only (_lock_down)
+        if self.read_only and self.device != "cpu":
+            self.read_only = self._cuda_starts_read_only()
+
+    def _cuda_starts_read_only(self):
+        """Whether CUDA starts in a child locked down on a read-only filesystem (KERNEL_FILESYSTEMS).
+        Where it does not, children keep a writable filesystem (their uid, missing capabilities and
+        audit hook still hold) rather than fail every check that uses the GPU, and the fingerprint
+        says so."""
+        def body(channel, setup):
+            _lock_down(setup)
+            import torch
+            torch.zeros(1, device=setup.device)
+            channel.send(event="result", cuda_started=True)
+
+        return any(m.get("cuda_started") for m in self._fork(body, 60, 60).messages)
 
     def _nobody(self):
         """(uid, gid) of `nobody` if it can read the interpreter, torch and the autograder (a
@@ -698,9 +726,11 @@ class Server:
     def isolation(self):
         """How children are confined here, for the fingerprint."""
         user = ("nobody" if self.drop_to else "root without capabilities") if os.geteuid() == 0 else "the grader's user"
+        filesystem = "writes outside the working directory refused by the audit hook"
+        if self.read_only:
+            filesystem = "read-only but the working directory" + (", /proc and /sys" if self.device != "cpu" else "")
         return {"user": user, "memory": "RLIMIT_AS + RSS watch" if self.address_space_limit else "RSS watch",
-                "filesystem": "read-only but the working directory" if os.geteuid() == 0 else
-                "writes outside the working directory refused by the audit hook"}
+                "filesystem": filesystem}
 
     # ---- one child ----
 
@@ -720,7 +750,7 @@ class Server:
             os.chown(workdir, *self.drop_to)
         setup = _Setup(workdir, self.limits, self.device, self.threads, self.protocol_fds,
                        (*self.private_dirs, *GRADER_FILES) if private else (), self.drop_to, vsize,
-                       self.address_space_limit)
+                       self.address_space_limit, self.read_only)
         read_fd, write_fd = os.pipe()
         pid = os.fork()
         if pid == 0:  # ---- the child ----
