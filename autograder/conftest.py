@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from autograder import report
-from autograder.load import load_submission
-from autograder.rubric import ROOT, load_rubric
-from autograder.score import fingerprint, make_context
+from autograder.rubric import ROOT, grading_seed, load_rubric
 
 RESULTS = pytest.StashKey[list]()
 FINGERPRINT = pytest.StashKey[dict]()
+SEED = pytest.StashKey[int]()
+SANDBOX = pytest.StashKey[object]()  # the sandbox server, launched before torch is imported here
 
 
 def pytest_addoption(parser):
@@ -46,6 +46,20 @@ def pytest_configure(config):
     Path(config.getoption("--grading-out")).mkdir(parents=True, exist_ok=True)
     if not getattr(config.option, "xmlpath", None):
         config.option.xmlpath = str(Path(config.getoption("--grading-out")) / "junit.xml")
+    config.stash[SEED] = grading_seed(load_rubric(), config.getoption("--seed"))
+    if _isolated(config):
+        # The server imports torch and the checks while this process imports them for collection:
+        # each grading starts a few seconds sooner.
+        from autograder.sandbox import Sandbox
+        config.stash[SANDBOX] = Sandbox(
+            device=config.getoption("--device"), limits=config.getoption("--limits"), seed=config.stash[SEED],
+            private_dirs=[Path(config.getoption("--grading-out")).resolve()]).launch()
+
+
+def pytest_unconfigure(config):
+    box = config.stash.get(SANDBOX, None)
+    if box is not None:
+        box.close()  # when no test asked for the submission (nothing selected, collection failed)
 
 
 def pytest_generate_tests(metafunc):
@@ -55,7 +69,8 @@ def pytest_generate_tests(metafunc):
 
 @pytest.fixture(scope="session")
 def context(pytestconfig):
-    context = make_context(pytestconfig.getoption("--device"), seed=pytestconfig.getoption("--seed"))
+    from autograder.score import fingerprint, make_context
+    context = make_context(pytestconfig.getoption("--device"), seed=pytestconfig.stash[SEED])
     pytestconfig.stash[FINGERPRINT] = fingerprint(context)  # the sandbox's, more complete, replaces it
     return context
 
@@ -63,13 +78,13 @@ def context(pytestconfig):
 @pytest.fixture(scope="session")
 def submission(pytestconfig, context):
     path = pytestconfig.getoption("--submission") or ROOT / "assignments" / context.rubric["assignment"]
-    if not _isolated(pytestconfig):
+    box = pytestconfig.stash.get(SANDBOX, None)
+    if box is None:
+        from autograder.load import load_submission
         yield load_submission(path, context.rubric["parts"])
         return
-    from autograder.sandbox import IsolatedSubmission, Sandbox
-    out = Path(pytestconfig.getoption("--grading-out")).resolve()
-    with Sandbox(device=context.device, limits=pytestconfig.getoption("--limits"), private_dirs=[out],
-                 seed=context.seed) as box:
+    from autograder.sandbox import IsolatedSubmission
+    with box:
         yield IsolatedSubmission(box, path)
         pytestconfig.stash[FINGERPRINT] = box.fingerprint()
 

@@ -1,5 +1,7 @@
 """The rubric (grading.yml) and the expected values derived from the reference, read once."""
 import json
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,3 +26,12 @@ def load_rubric(path=RUBRIC_PATH):
 @lru_cache(maxsize=None)
 def load_expected(directory=EXPECTED_DIR):
     return {p.stem: json.loads(p.read_text()) for p in sorted(Path(directory).glob("*.json"))}
+
+
+def grading_seed(rubric, seed=None):
+    """The seed every check draws its inputs from: `seed`, else $AUTOGRADER_SEED, else grading.yml's
+    `seed`; `random` (the default) draws a fresh one now, so a submission cannot be tuned to known
+    inputs. It is written in the results' fingerprint: passing it again replays a grading."""
+    for value in (seed, os.environ.get("AUTOGRADER_SEED"), rubric.get("seed", "random")):
+        if value is not None and value != "":
+            return secrets.randbelow(2 ** 31) if value == "random" else int(value)

@@ -1204,7 +1204,9 @@ class Sandbox:
         self.process = None
         self.device = None
 
-    def start(self):
+    def launch(self):
+        """Start the server without waiting for it: it imports torch and the checks meanwhile (the
+        pytest front end launches it before importing them itself)."""
         env = dict(os.environ if self.env is None else self.env)
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
         env["PYTORCH_NVML_BASED_CUDA_CHECK"] = "1"  # torch.cuda.is_available() must not initialise CUDA
@@ -1214,12 +1216,20 @@ class Sandbox:
                                         stdout=subprocess.PIPE, stderr=self.stderr, env=env, cwd=str(ROOT),
                                         bufsize=0, start_new_session=True)
         self._send(self.request)
-        ready = self._receive(300)
-        self.device, self.limits = ready["device"], ready["limits"]
+        self.device = None
+        return self
+
+    def start(self):
+        """Launch the server if need be, and wait until it is ready."""
+        if self.process is None:
+            self.launch()
+        if self.device is None:
+            ready = self._receive(300)
+            self.device, self.limits = ready["device"], ready["limits"]
         return self
 
     def __enter__(self):
-        return self.start() if self.process is None else self
+        return self.start()
 
     def __exit__(self, *exc):
         self.close()

@@ -1,8 +1,6 @@
 """Stage 3: run the rubric's checks on a loaded submission and total the points."""
 import hashlib
-import os
 import platform
-import secrets
 from dataclasses import dataclass
 
 import torch
@@ -11,7 +9,7 @@ import autograder.checks  # noqa: F401  (registers every check)
 from autograder.checks.registry import REGISTRY, run_check
 from autograder.load import load_submission
 from autograder.report import Scored
-from autograder.rubric import EXPECTED_DIR, RUBRIC_PATH, load_expected, load_rubric
+from autograder.rubric import EXPECTED_DIR, RUBRIC_PATH, grading_seed, load_expected, load_rubric
 
 
 @dataclass
@@ -36,15 +34,6 @@ def fingerprint(context):
 
 def default_device():
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def grading_seed(rubric, seed=None):
-    """The seed every check draws its inputs from: `seed`, else $AUTOGRADER_SEED, else grading.yml's
-    `seed`; `random` (the default) draws a fresh one now, so a submission cannot be tuned to known
-    inputs. It is written in the results' fingerprint: passing it again replays a grading."""
-    for value in (seed, os.environ.get("AUTOGRADER_SEED"), rubric.get("seed", "random")):
-        if value is not None and value != "":
-            return secrets.randbelow(2 ** 31) if value == "random" else int(value)
 
 
 def make_context(device=None, rubric=None, seed=None):

@@ -8,7 +8,8 @@ import torch
 
 from autograder.checks import registry
 from autograder.checks.registry import REGISTRY, Result, decode, encode, judge, run_tries
-from autograder.score import grading_seed, make_context
+from autograder.rubric import grading_seed
+from autograder.score import make_context
 
 
 @pytest.fixture(scope="module")
