@@ -147,6 +147,8 @@ def make_capturable(*optimizers):
 
 @contextlib.contextmanager
 def side_stream(enabled):
+    """Run the block on a fresh CUDA stream that starts after the current stream's work and that
+    the current stream then waits for (torch.cuda.graph's stream discipline)."""
     if not enabled:
         yield
         return
@@ -166,7 +168,7 @@ def capture_step(step, networks, optimizers):
     of later calls never runs: recording fails on a host read-back or copy (`.item()`, a tensor
     made on the CPU), and a step that changes from call to call (a counter, a schedule) is caught
     by comparing one replay with one eager call from the same state, parameters, buffers and losses."""
-    state = restorable_state(networks, optimizers)
+    state = RestorableState(networks, optimizers)
     graph = torch.cuda.CUDAGraph()
     try:
         outputs = record(graph, step)
@@ -189,29 +191,31 @@ def record(graph, step):
     """Record `step` into `graph`, returning what it returned (tensors a replay refills): as
     torch.cuda.graph does, with its stream left however the step fails (the context
     manager skips restoring the stream when the capture's end raises)."""
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
     torch.cuda.synchronize()
-    with torch.cuda.stream(stream):
+    with side_stream(True):
         graph.capture_begin()
         try:
             outputs = step()
         finally:
             graph.capture_end()
-    torch.cuda.current_stream().wait_stream(stream)
     return outputs
 
 
+def trained_tensors(networks):
+    """What training changes in the networks: their parameters and buffers (BatchNorm's statistics)."""
+    return [t for net in networks for t in (*net.parameters(), *net.buffers())]
+
+
 def trained_values(networks):
-    return [t.detach().clone() for net in networks for t in (*net.parameters(), *net.buffers())]
+    return [t.detach().clone() for t in trained_tensors(networks)]
 
 
-class restorable_state:
+class RestorableState:
     """A copy of everything one training step changes: parameters, buffers, gradients, optimizer
     state and the random generators, to put back in place (the graph holds their addresses)."""
 
     def __init__(self, networks, optimizers):
-        tensors = [t for net in networks for t in (*net.parameters(), *net.buffers())]
+        tensors = trained_tensors(networks)
         tensors += [p.grad for net in networks for p in net.parameters() if p.grad is not None]
         tensors += [v for opt in optimizers for s in opt.state.values() for v in s.values() if torch.is_tensor(v)]
         self.tensors = tensors
