@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from autograder.checks.training import measure, train, training_config  # noqa: E402
+from autograder.checks.training import measure, passes, train, training_config  # noqa: E402
 from autograder.data import mnist  # noqa: E402
 from autograder.load import load_submission  # noqa: E402
 from autograder.rubric import load_rubric  # noqa: E402
@@ -45,7 +45,7 @@ def record(out, **fields):
 def scored(result, images, config, device):
     fid, accuracy = measure(result.samples, result.sample_labels, device, images)
     return {"ms_per_iter": round(1000 * result.seconds / max(1, result.iterations), 2), "fid": round(fid, 1),
-            "accuracy": round(accuracy, 3), "passes": fid <= config["fid_max"] and accuracy >= config["accuracy_min"],
+            "accuracy": round(accuracy, 3), "passes": passes(fid, accuracy, config),
             "loop": result.loop}
 
 

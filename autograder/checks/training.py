@@ -80,7 +80,8 @@ def copied_fraction(samples, images, chunk=1000):
     return near / max(1, len(samples))
 
 
-def _passes(score, accuracy, config):
+def passes(score, accuracy, config):
+    """grading.yml's bands: FID at most fid_max and accuracy at least accuracy_min."""
     return score <= config["fid_max"] and accuracy >= config["accuracy_min"]
 
 
@@ -127,7 +128,7 @@ def judge_training(inputs, found, context):
     details.update(reference_figures(reference, kind))
     if found["nondeterministic"]:
         details["nondeterministic_ops"] = "; ".join(found["nondeterministic"])[:500]
-    if not _passes(score, accuracy, config):
+    if not passes(score, accuracy, config):
         versus = (f" The reference reaches FID {reference['fid']:.0f}, accuracy {reference['accuracy']:.2f} under "
                   "the same budget.") if reference else ""
         raise CheckFailure(
