@@ -69,10 +69,8 @@ def pytest_generate_tests(metafunc):
 
 @pytest.fixture(scope="session")
 def context(pytestconfig):
-    from autograder.score import fingerprint, make_context
-    context = make_context(pytestconfig.getoption("--device"), seed=pytestconfig.stash[SEED])
-    pytestconfig.stash[FINGERPRINT] = fingerprint(context)  # the sandbox's, more complete, replaces it
-    return context
+    from autograder.score import make_context
+    return make_context(pytestconfig.getoption("--device"), seed=pytestconfig.stash[SEED])
 
 
 @pytest.fixture(scope="session")
@@ -81,6 +79,8 @@ def submission(pytestconfig, context):
     box = pytestconfig.stash.get(SANDBOX, None)
     if box is None:
         from autograder.load import load_submission
+        from autograder.score import fingerprint
+        pytestconfig.stash[FINGERPRINT] = fingerprint(context)
         yield load_submission(path, context.rubric["parts"])
         return
     from autograder.sandbox import IsolatedSubmission
