@@ -4,8 +4,10 @@ Options: --submission PATH (default: the student's working copy, assignments/<as
 --grading-out DIR (default: grading-output/), --device cpu|cuda, --isolate auto|yes|no (default
 auto: on Linux, the submission's code runs only in child processes under grading.yml's `limits:`,
 see autograder/sandbox.py), --limits FILE (a YAML `limits:` section over grading.yml's), --seed N
-(replay a grading). At the end, the table of checks, points and messages is printed, and
-results.json (Gradescope), report.html and junit.xml are written to the output folder.
+(replay a grading). A failed check is reported by its message alone (what a student needs);
+--grader-internals, or an explicit --tb=..., shows pytest's usual traceback with the grader's
+objects. At the end, the table of checks, points and messages is printed, and results.json
+(Gradescope), report.html and junit.xml are written to the output folder.
 """
 from pathlib import Path
 
@@ -18,6 +20,7 @@ RESULTS = pytest.StashKey[list]()
 FINGERPRINT = pytest.StashKey[dict]()
 SEED = pytest.StashKey[int]()
 SANDBOX = pytest.StashKey[object]()  # the sandbox server, launched before torch is imported here
+SCORED = pytest.StashKey[object]()  # on a test item: its scored check, for the failure's report
 
 
 def pytest_addoption(parser):
@@ -31,6 +34,13 @@ def pytest_addoption(parser):
     group.addoption("--seed", default=None, type=int,
                     help="the checks' seed (default: grading.yml's `seed`, drawn afresh when `random`); "
                          "results.json records it, so passing it again replays a grading")
+    group.addoption("--grader-internals", action="store_true",
+                    help="report a failed check with pytest's traceback and the grader's objects, not its message alone")
+
+
+def _internals(config):
+    """Tracebacks asked for: --grader-internals, or a --tb style given on the command line."""
+    return config.getoption("--grader-internals") or config.getoption("tbstyle") != "auto"
 
 
 def _isolated(config):
@@ -54,6 +64,26 @@ def pytest_configure(config):
         config.stash[SANDBOX] = Sandbox(
             device=config.getoption("--device"), limits=config.getoption("--limits"), seed=config.stash[SEED],
             private_dirs=[Path(config.getoption("--grading-out")).resolve()]).launch()
+
+
+def pytest_sessionstart(session):
+    """The table lists every failure with its message: pytest's one-line summary of each would repeat it."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None and not _internals(session.config) and session.config.option.reportchars == "fE":
+        reporter.reportchars = reporter.reportchars.replace("f", "")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed check's report is its message, headed by its rubric id: what the student reads. A
+    grader error (an exception that is not the check's verdict) keeps its traceback."""
+    report = yield
+    scored = item.stash.get(SCORED, None)
+    if report.failed and call.when == "call" and scored is not None and not _internals(item.config) \
+            and call.excinfo.errisinstance(AssertionError):
+        report.longrepr = scored.message
+        report.location = (report.location[0], report.location[1], scored.id)
+    return report
 
 
 def pytest_unconfigure(config):
@@ -90,8 +120,11 @@ def submission(pytestconfig, context):
 
 
 @pytest.fixture
-def record(pytestconfig):
-    return pytestconfig.stash[RESULTS].append
+def record(pytestconfig, request):
+    def add(scored):
+        pytestconfig.stash[RESULTS].append(scored)
+        request.node.stash[SCORED] = scored
+    return add
 
 
 def pytest_terminal_summary(terminalreporter, config):
@@ -101,4 +134,5 @@ def pytest_terminal_summary(terminalreporter, config):
     terminalreporter.section("grade")
     terminalreporter.write_line(report.table(scored))
     results, page = report.write_all(scored, config.getoption("--grading-out"), config.stash.get(FINGERPRINT, None))
-    terminalreporter.write_line(f"\nwritten: {results}, {page}")
+    terminalreporter.write_line(f"\nwritten: {results}, {page} (open it in a browser: every message, your samples "
+                                "and loss curves)")
