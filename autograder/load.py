@@ -18,6 +18,8 @@ import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.locate import cell_names
+
 SKIP_TAGS = {"experiment"}
 DEFINES = re.compile(r"^(?:def|class)\s+(\w+)|^(\w+)\s*(?::[^=]*)?=(?!=)", re.M)
 CONTINUES = re.compile(r"^(?:[)\]}]|else\b|elif\b|except\b|finally\b)")
@@ -26,7 +28,7 @@ CONTINUES = re.compile(r"^(?:[)\]}]|else\b|elif\b|except\b|finally\b)")
 @dataclass
 class Block:
     """One unit of code that runs on its own: a notebook cell or a top-level statement."""
-    where: str  # "cell 7" or "lines 12-30", as the student sees it
+    where: str  # "cell defining `d_step`" or "lines 12-30", as the student sees it
     source: str
     first_line: int = 1
 
@@ -80,7 +82,7 @@ class Submission:
 def _notebook_blocks(path):
     notebook = json.loads(path.read_text(encoding="utf-8"))
     blocks = []
-    for number, cell in enumerate(notebook.get("cells", []), start=1):
+    for cell in notebook.get("cells", []):
         if cell.get("cell_type") != "code":
             continue
         meta = cell.get("metadata", {})
@@ -90,8 +92,9 @@ def _notebook_blocks(path):
         source = "".join(cell.get("source", ""))
         # IPython magics and shell escapes are not Python: a notebook runs them, the grader skips them.
         source = re.sub(r"^(\s*)[%!].*$", r"\1pass", source, flags=re.M)
-        label = nbgrader.get("grade_id")
-        blocks.append(Block(f"cell {number}" + (f" ({label})" if label else ""), source))
+        blocks.append(Block("", source))
+    for block, name in zip(blocks, cell_names([b.source for b in blocks])):
+        block.where = name  # as Jupyter shows the cell (autograder/locate.py)
     return blocks
 
 

@@ -27,12 +27,12 @@ def test_a_failing_notebook_cell_costs_only_its_own_names(tmp_path):
     ])
     part = load_part(tmp_path, "part1_dcgan")
     assert set(part.namespace) >= {"get_noise", "g_loss", "d_loss"}
-    assert [e.where for e in part.errors] == ["cell 2", "cell 3"]
+    assert [e.where for e in part.errors] == ["cell defining `bce`", "cell defining `d_loss`"]
     sub = load_submission(tmp_path, ["part1_dcgan"])
     try:
         sub.get("part1_dcgan", "bce")
     except MissingName as exc:
-        assert "cell 2" in str(exc) and "SyntaxError" in str(exc)
+        assert "part1_dcgan.ipynb cell defining `bce` failed" in str(exc) and "SyntaxError" in str(exc)
     else:
         raise AssertionError("bce should be missing")
 

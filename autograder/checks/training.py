@@ -135,7 +135,8 @@ def judge_training(inputs, found, context):
             f"your {config['model']} networks trained by your train_step for {config['iterations']} iterations do "
             f"not learn: FID {score:.0f}, accuracy {accuracy:.2f} with seed {inputs['seed']} (pass: FID at most "
             f"{config['fid_max']} and accuracy at least {config['accuracy_min']}).{versus} The other checks of part 2 "
-            "say which piece is wrong; if they all pass, look at the loss curves and samples in report.html", details)
+            "say which piece is wrong; if they all pass, look at your loss curves and samples: `pytest autograder` "
+            "draws them in the report.html it writes", details)
     return details
 
 
