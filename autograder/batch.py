@@ -325,6 +325,8 @@ def grade_batch(submissions, out, jobs=1, shard=None, device="cpu", per_gpu=1, o
     records = [_read_json(out / "students" / c.student_id / "results.json") for c in candidates]
     records = [r for r in records if r]
     write_class_outputs(out, records, rubric)
+    from autograder.similarity import class_report
+    class_report({c.student_id: c.path for c in candidates if not c.problem}, out, rubric, log)
     _write(out / "manifest.json", json.dumps({"shard": list(shard) if shard else None, "submissions": str(submissions),
                                               "students": [c.student_id for c in candidates]}, indent=1))
     return records
@@ -415,6 +417,7 @@ def _histogram(path, scores, bins, title):
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 3.5))
     ax.hist(scores, bins=bins, color="#4477aa", edgecolor="white")
+    ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # whole students
     ax.set_xlabel("score")
     ax.set_ylabel("students")
     ax.set_title(f"{title}: {len(scores)} submissions")

@@ -86,7 +86,54 @@ def _figures(details):
         ax.legend()
         pngs.append(_png(fig))
         plt.close(fig)
+    if {"fid", "accuracy", "fid_max", "accuracy_min"} <= details.keys():
+        runs = {"yours": (details["fid"], details["accuracy"])}
+        if details.get("reference_fid") is not None:
+            runs["reference"] = (details["reference_fid"], details["reference_accuracy"])
+        fig, axes = plt.subplots(1, 2, figsize=(9, 1.6))
+        draw_band(*axes, runs, details["fid_max"], details["accuracy_min"])
+        pngs.append(_png(fig))
+        plt.close(fig)
     return pngs
+
+
+def draw_band(ax_fid, ax_accuracy, runs, fid_max, accuracy_min):
+    """FID and accuracy of each run ({name: (fid, accuracy)}) as points over the pass band, shaded
+    green: where a run lies, and how far from the line, at a glance."""
+    import math
+
+    import matplotlib.ticker
+    fids = [f for f, _ in runs.values() if math.isfinite(f)] + [fid_max]
+    low, high = max(1.0, min(fids) / 1.6), max(fids) * 1.6
+    ax_fid.set_xscale("log")
+    ax_fid.set_xlim(low, high)
+    ax_fid.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1, 2, 5)))
+    ax_fid.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    ax_fid.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax_fid.axvspan(low, fid_max, color="#cfc", zorder=0)
+    ax_fid.set_title(f"FID (lower is better; pass: at most {fid_max:g})", fontsize=9)
+    ax_accuracy.set_xlim(0, 1)
+    ax_accuracy.axvspan(accuracy_min, 1, color="#cfc", zorder=0)
+    ax_accuracy.set_title(f"accuracy (pass: at least {accuracy_min:g})", fontsize=9)
+    for row, (name, (fid, accuracy)) in enumerate(runs.items()):
+        shown = fid if math.isfinite(fid) else high
+        for ax, x, text in ((ax_fid, shown, f"{name} {fid:.0f}"), (ax_accuracy, accuracy, f"{name} {accuracy:.2f}")):
+            ax.plot([x], [row], "o", color=f"C{row}")
+            ax.annotate(text, (x, row), textcoords="offset points", xytext=(6, -3), fontsize=8)
+    for ax in (ax_fid, ax_accuracy):
+        ax.set_ylim(-0.7, len(runs) - 0.3)
+        ax.set_yticks([])
+
+
+def _details_table(details):
+    """The check's figures (FID, band, seed...) as a small two-column table; curves and images are drawn."""
+    rows = "".join(f"<tr><td>{html.escape(str(k).replace('_', ' '))}</td><td>{html.escape(_number(v))}</td></tr>"
+                   for k, v in details.items() if isinstance(v, (int, float, str)) and v != "")
+    return f'<table class="details">{rows}</table>' if rows else ""
+
+
+def _number(value):
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def html_page(scored, title="Grading report"):
@@ -94,14 +141,14 @@ def html_page(scored, title="Grading report"):
     rows = []
     for s in scored:
         figures = "".join(f'<br><img src="data:image/png;base64,{p}">' for p in _figures(s.details))
-        numbers = {k: v for k, v in s.details.items() if isinstance(v, (int, float, str))}
-        extra = f"<br><small>{html.escape(json.dumps(numbers))}</small>" if numbers else ""
+        extra = _details_table(s.details)
         rows.append(f'<tr class="{"ok" if s.passed else "fail"}"><td>{html.escape(s.id)}</td>'
                     f"<td>{s.points:g} / {s.max_points:g}</td><td>{html.escape(s.message if not s.passed else s.title)}"
                     f"{extra}{figures}</td></tr>")
     return f"""<!doctype html><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;margin:2em}}td{{padding:4px 8px;vertical-align:top;border-bottom:1px solid #ddd}}
-tr.fail td:first-child{{color:#b00}}tr.ok td:first-child{{color:#070}}</style>
+tr.fail>td:first-child{{color:#b00}}tr.ok>td:first-child{{color:#070}}
+table.details{{font-size:small;margin:4px 0}}table.details td{{padding:1px 8px;border:none;color:#444}}</style>
 <h1>{html.escape(title)}: {got:g} / {out_of:g}</h1><table><tr><th>check</th><th>points</th><th>message</th></tr>
 {''.join(rows)}</table>"""
 
