@@ -1,0 +1,125 @@
+"""The class similarity report, for instructors: every submission compared with every other, part by part,
+after removing the released stub text, by copydetect (winnowed fingerprints of the token stream, as MOSS
+does: renamed variables and moved code still match).
+
+    python -m autograder.similarity SUBMISSIONS --out DIR
+
+writes DIR/similarity.csv (pairs ranked by how much of one's code is found in the other) and
+DIR/similarity.html (copydetect's view, the matching code highlighted side by side). A batch grading
+writes them with its class outputs; a sharded one compares each shard's students only, so run this
+on the whole class after merging. A high rank is a reason to read two submissions, not a verdict:
+short parts written from the same course notes can match.
+
+The code compared is the code the grader runs (autograder/load.py): experiment and test cells left
+out; the stub is the released notebooks' code, given to copydetect as boilerplate.
+"""
+import argparse
+import csv
+import sys
+import tempfile
+from pathlib import Path
+
+from autograder.rubric import ROOT, load_rubric
+
+COLUMNS = ["rank", "part", "student_a", "student_b", "share_of_a_in_b", "share_of_b_in_a", "matching_tokens"]
+
+
+def _code(path):
+    """The code of a part file that the grader would run, as one Python file's text."""
+    from autograder.load import _notebook_blocks, _python_blocks
+    blocks = _notebook_blocks(path) if path.suffix == ".ipynb" else _python_blocks(path)
+    return "\n\n".join(block.source for block in blocks)
+
+
+def _write_tree(root, folders, parts, log):
+    """root/<name>/<part>.py for each folder's part files found: what copydetect reads."""
+    from autograder.load import find_part_file
+    for name, folder in folders.items():
+        for part in parts:
+            path = find_part_file(folder, part)
+            if path is None:
+                continue
+            try:
+                text = _code(path)
+            except Exception as exc:  # noqa: BLE001 - an unreadable file is left out, and said so
+                print(f"similarity: {name}'s {path.name} left out ({type(exc).__name__}: {exc})"[:300], file=log)
+                continue
+            (root / name).mkdir(parents=True, exist_ok=True)
+            (root / name / f"{part}.py").write_text(text, encoding="utf-8")
+
+
+def compare(submissions, out, rubric=None, stub=None, log=sys.stderr):
+    """Compare submissions ({student id: folder of part files}) with each other; write
+    out/similarity.csv and out/similarity.html; return the ranked rows. stub: the folder of the released
+    notebooks (default assignments/<assignment>/), whose code is not counted as shared."""
+    from copydetect import CopyDetector
+    rubric = rubric or load_rubric()
+    parts = rubric["parts"]
+    stub = Path(stub) if stub else ROOT / "assignments" / rubric["assignment"]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        students, released = Path(tmp) / "students", Path(tmp) / "stub"
+        _write_tree(students, submissions, parts, log)
+        _write_tree(released, {"stub": stub}, parts, log)
+        if not students.is_dir():
+            return []
+        detector = CopyDetector(test_dirs=[str(students)], ref_dirs=[str(students)], extensions=["py"],
+                                boilerplate_dirs=[str(released)] if released.is_dir() else [],
+                                same_name_only=True, ignore_leaf=True, autoopen=False, silent=True)
+        detector.run()
+        rows = _ranked(detector, students)
+        page = detector.generate_html_report(output_mode="return") if rows else "<p>no two submissions to compare</p>"
+        page = page.replace(str(students) + "/", "").replace(tmp, "(the code compared)")  # names as in the csv
+        (out / "similarity.html").write_text(page, encoding="utf-8")
+    with open(out / "similarity.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(COLUMNS)
+        writer.writerows([rank, *row] for rank, row in enumerate(rows, start=1))
+    return rows
+
+
+def class_report(submissions, out, rubric, log=sys.stderr):
+    """compare(), for a batch grading: a failure here is logged and costs the class outputs nothing else."""
+    try:
+        compare(submissions, out, rubric, log=log)
+    except Exception as exc:  # noqa: BLE001 - the grades are written already; this report is extra
+        print(f"similarity report not written: {type(exc).__name__}: {exc}", file=log)
+
+
+def _ranked(detector, root):
+    """One row per pair and part: (part, a, b, share of a's tokens found in b, of b's in a, matching
+    tokens), by the larger share, then the matching tokens."""
+    rows, seen = [], set()
+    for i, a in enumerate(detector.test_files):
+        for j, b in enumerate(detector.ref_files):
+            share_a, share_b = detector.similarity_matrix[i, j]
+            pair = frozenset((a, b))
+            if share_a < 0 or pair in seen:  # not compared (same file, other part) or already listed
+                continue
+            seen.add(pair)
+            (name_a, part), (name_b, _) = Path(a).relative_to(root).parts, Path(b).relative_to(root).parts
+            if name_a > name_b:
+                name_a, name_b, share_a, share_b = name_b, name_a, share_b, share_a
+            rows.append([Path(part).stem, name_a, name_b, round(float(share_a), 3), round(float(share_b), 3),
+                         int(detector.token_overlap_matrix[i, j])])
+    return sorted(rows, key=lambda r: (-max(r[3], r[4]), -r[5], r[0], r[1], r[2]))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m autograder.similarity", description=__doc__.split("\n\n")[0])
+    parser.add_argument("submissions", help="as `python -m autograder batch` reads them (docs/batch.md)")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--stub", default=None, help="the released notebooks (default: assignments/<assignment>/)")
+    args = parser.parse_args(argv)
+    from autograder.batch import discover
+    rubric = load_rubric()
+    candidates = [c for c in discover(args.submissions, args.out, rubric) if not c.problem]
+    rows = compare({c.student_id: c.path for c in candidates}, args.out, rubric, args.stub)
+    print(f"{len(candidates)} submissions compared: {args.out}/similarity.csv, {args.out}/similarity.html"
+          + (f"; most similar: {rows[0][1]} and {rows[0][2]} ({rows[0][0]}, {max(rows[0][3], rows[0][4]):.0%})"
+             if rows else ""))
+
+
+if __name__ == "__main__":
+    main()
