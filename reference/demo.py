@@ -1,69 +1,150 @@
-"""The project's main job (`./run demo`): train the reference conditional GANs briefly and score them.
+"""The project's main job (`./run demo`): grade a submission, then show what the training check measures.
 
-Trains the course's cDCGAN and fully connected cGAN on the embedded MNIST sample with the harness's
-own trainer, then prints, per model: iterations, wall time, FID (MNIST LeNet features, generated
-images vs the 5,000 real ones), conditional accuracy, and the real-vs-real FID floor at the same
-sample size. The CPU budgets are a smoke run (about 3 minutes on 2 cores), far from converged:
-judge the FID against the untrained generator's thousands, not against the floor.
+1. Grades examples/student_with_mistakes/ (the reference with the five realistic mistakes its
+   mistakes.yml lists) on every check but the training run, as `pytest autograder` grades a
+   student: the table, and report.html.
+2. Trains the reference cGAN exactly as the training check trains a student's (grading.yml
+   `training`, this device's kind), with progress, and sets its FID and conditional accuracy
+   against the pass band and against an untrained generator.
+3. Writes demo.png beside the report: the untrained and the trained samples, the loss curves, and
+   the figures against the band.
 
-    python -m reference.demo [--model {cdcgan,fc,both}] [--iterations N] [--device cuda] [--seed S]
+On 2 CPU cores shared with other jobs it took 2.5 minutes in all: 50 s grading, 75 s training, the rest
+measuring and drawing (README.md).
+
+    python -m reference.demo [--device cpu|cuda] [--seed S] [--out DIR] [--iterations N] [--threads T]
 """
 import argparse
+import sys
+import time
+import types
+from pathlib import Path
 
 import torch
+import yaml
 
-from autograder.data import mnist
-from autograder.metric_accuracy import conditional_accuracy
-from autograder.metric_fid import fid
-from autograder.trainer import train_cgan
-from reference import part2_cgan
+from autograder.score import default_device
 
-MODELS = {  # name: (discriminator, generator, default iterations, batch size)
-    "cdcgan": (part2_cgan.cDCGANDiscriminator, part2_cgan.cDCGANGenerator, 60, 64),
-    "fc": (part2_cgan.cGANDiscriminator, part2_cgan.cGANGenerator, 1000, 128),
-}
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "student_with_mistakes"
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-parser.add_argument("--model", choices=[*MODELS, "both"], default="both")
+parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+parser.add_argument("--seed", type=int, default=0, help="the checks' and the training run's seed")
+parser.add_argument("--out", default="grading-output/demo", help="where results.json, report.html, demo.png go")
 parser.add_argument("--iterations", type=int, default=None,
-                    help="training iterations (default: %s)" % ", ".join(f"{k} {v[2]}" for k, v in MODELS.items()))
-parser.add_argument("--samples-per-class", type=int, default=100, help="generated images per digit for the metrics")
-parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-parser.add_argument("--seed", type=int, default=0)
+                    help="training iterations (default: the training check's own budget; fewer make a quick look "
+                         "that the band was not set for)")
+parser.add_argument("--threads", type=int, default=1,
+                    help="torch threads for the training run (default 1: on a few shared cores more threads "
+                         "contend and train several times slower)")
+
+
+def grade_example(out, device, seed):
+    """Step 1: `python -m autograder grade` on the example, without its training run."""
+    from autograder.__main__ import main as autograder
+    from autograder.sandbox import isolation_available
+    print(f"== 1. Grading {EXAMPLE.relative_to(ROOT)}/ (every check but cgan.training) ==\n"
+          "(under a minute: the submission's code runs in confined child processes, then its answers are judged)",
+          flush=True)
+    started = time.perf_counter()
+    autograder(["grade", str(EXAMPLE), "--out", str(out), "--skip", "cgan.training", "--seed", str(seed),
+                *(["--device", device] if device else []), *([] if isolation_available() else ["--no-isolate"])])
+    print(f"graded in {time.perf_counter() - started:.0f} s. Open report.html in a browser: it is what a student gets.")
+    print("The mistakes put in this submission (its mistakes.yml), each to be charged to one check:")
+    for mistake in yaml.safe_load((EXAMPLE / "mistakes.yml").read_text()):
+        print(f"  {mistake['fails']:<20} {mistake['what']}")
+
+
+def with_progress(train_step, iterations, every=0.1):
+    """train_step, printing one line every `every` of the run: iterations done and seconds left."""
+    state = {"calls": 0, "start": time.perf_counter(), "next": max(1, int(iterations * every))}
+
+    def step(*args, **kwargs):
+        result = train_step(*args, **kwargs)
+        state["calls"] += 1
+        if state["calls"] >= state["next"] or state["calls"] == iterations:
+            state["next"] += max(1, int(iterations * every))
+            elapsed = time.perf_counter() - state["start"]
+            left = elapsed / state["calls"] * (iterations - state["calls"])
+            line = f"  iteration {state['calls']}/{iterations}, {elapsed:.0f} s, about {left:.0f} s left"
+            if sys.stdout.isatty():  # one line, rewritten in place
+                print(f"\r{line}  ", end="\n" if state["calls"] >= iterations else "", flush=True)
+            else:
+                print(line, flush=True)
+        return result
+    return step
+
+
+def train_reference(device, seed, iterations=None):
+    """Step 2: the reference and an untrained generator, measured as the training check measures."""
+    from autograder.checks.training import measure, passes, train, training_config
+    from autograder.data import mnist
+    from autograder.rubric import load_rubric
+    from reference import part2_cgan
+
+    config = training_config(load_rubric(), device)
+    config = {**config, "iterations": iterations or config["iterations"]}
+    images, labels = mnist()
+    print(f"\n== 2. The training check on the reference: grading.yml `training.{device.split(':')[0]}` ==\n"
+          f"{config['model']} cGAN, {config['iterations']} iterations at batch {config['batch_size']} on {device}, "
+          f"then FID and accuracy of {10 * config['samples_per_class']} samples", flush=True)
+    runs = {}
+    for name, iterations in (("untrained G", 0), ("reference", config["iterations"])):
+        module = types.SimpleNamespace(**vars(part2_cgan))
+        module.train_step = with_progress(part2_cgan.train_step, iterations)
+        result = train(module, {**config, "iterations": iterations}, device, seed, images, labels)
+        runs[name] = (result, *measure(result.samples, result.sample_labels, device, images))
+    print(f"\n{'':<14}{'FID':>8}{'accuracy':>10}{'train s':>9}  verdict")
+    for name, (result, fid, accuracy) in runs.items():
+        verdict = "pass" if passes(fid, accuracy, config) else "fail"
+        print(f"{name:<14}{fid:>8.1f}{accuracy:>10.2f}{result.seconds:>9.1f}  {verdict}")
+    print(f"{'pass band':<14}{'<= ' + str(config['fid_max']):>8}{'>= ' + str(config['accuracy_min']):>10}")
+    print("FID: LeNet features of the samples vs the 5,000 embedded MNIST images (lower is better); accuracy: "
+          "the share of samples\nthat LeNet reads as the digit asked for. A short run, far from converged: "
+          "it has to clear the untrained generator by far, not reach a converged model's FID.")
+    return config, runs
+
+
+def picture(path, config, runs):
+    """Step 3: samples, loss curves and the figures against the band, in one PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from autograder.checks.training import sample_grid
+    from autograder.report import draw_band
+
+    per_class = config["samples_per_class"]
+    fig, axes = plt.subplots(1, 4, figsize=(20, 4.6), gridspec_kw={"width_ratios": [1, 1, 1.4, 1.2]})
+    for ax, (name, (result, fid, accuracy)) in zip(axes, runs.items()):
+        ax.imshow(sample_grid(result.samples, per_class), cmap="gray", vmin=0, vmax=1)
+        ax.set_title(f"{name}: FID {fid:.0f}, accuracy {accuracy:.2f}\n(one row per digit, 0 to 9)")
+        ax.axis("off")
+    reference = runs["reference"][0]
+    axes[2].plot(reference.losses_d, label="D loss")
+    axes[2].plot(reference.losses_g, label="G loss")
+    axes[2].set(title="reference: training losses", xlabel="iteration")
+    axes[2].legend()
+    axes[3].axis("off")
+    band = axes[3].inset_axes([0, 0.55, 1, 0.4]), axes[3].inset_axes([0, 0.0, 1, 0.4])
+    draw_band(*band, {name: (fid, accuracy) for name, (_, fid, accuracy) in runs.items()},
+              config["fid_max"], config["accuracy_min"])
+    fig.savefig(path, dpi=80, bbox_inches="tight")
+    plt.close(fig)
 
 
 def main(argv=None):
     opt = parser.parse_args(argv)
-    print(opt)
-    images, labels = mnist()
-
-    # The floor: n real images vs the other 5,000 - n, as n generated images are compared with all 5,000.
-    n = 10 * opt.samples_per_class
-    if not 0 < n < len(images):
-        parser.error(f"--samples-per-class must give between 1 and {len(images) - 1} images in all")
-    floor = fid(images[:n], images[n:], device=opt.device)
-
-    rows = []
-    for name in MODELS if opt.model == "both" else [opt.model]:
-        netD_cls, netG_cls, default_iterations, batch_size = MODELS[name]
-        iterations = default_iterations if opt.iterations is None else opt.iterations
-        print(f"training {name}: {iterations} iterations at batch {batch_size} on {opt.device}...", flush=True)
-        result = train_cgan(
-            netD_cls, netG_cls,
-            train_step=part2_cgan.train_step, make_optimizers=part2_cgan.make_optimizers,
-            weights_init=part2_cgan.weights_init, images=images, labels=labels,
-            iterations=iterations, batch_size=batch_size, seed=opt.seed, device=opt.device,
-            samples_per_class=opt.samples_per_class, capture=True,  # a CUDA graph on GPUs; ignored on CPUs
-        )
-        rows.append((name, iterations, batch_size, result.seconds,
-                     fid(result.samples, images, device=opt.device),
-                     conditional_accuracy(result.samples, result.sample_labels, device=opt.device)))
-
-    print(f"\nFID: {n} generated vs {len(images)} real MNIST images, LeNet features; "
-          f"real-vs-real floor ({n} vs the other {len(images) - n}): {floor:.2f}")
-    print(f"{'model':<8} {'iterations':>10} {'batch':>6} {'train s':>8} {'FID':>9} {'cond. acc':>9} {'floor':>7}")
-    for name, iterations, batch_size, seconds, fid_value, accuracy in rows:
-        print(f"{name:<8} {iterations:>10} {batch_size:>6} {seconds:>8.1f} {fid_value:>9.2f} {accuracy:>9.3f} {floor:>7.2f}")
+    started = time.perf_counter()
+    out = Path(opt.out)
+    out.mkdir(parents=True, exist_ok=True)
+    grade_example(out, opt.device, opt.seed)
+    torch.set_num_threads(opt.threads)
+    config, runs = train_reference(opt.device or default_device(), opt.seed, opt.iterations)
+    picture(out / "demo.png", config, runs)
+    print(f"\n== 3. Picture: {out / 'demo.png'} (samples, loss curves, the band) ==")
+    print(f"demo done in {time.perf_counter() - started:.0f} s")
 
 
 if __name__ == "__main__":
