@@ -71,9 +71,14 @@ def test_a_missing_part_is_reported(tmp_path):
     assert "part2_cgan: no file found" in grade.summary(found, tmp_path)
 
 
+@pytest.fixture(scope="module")
+def cpu_zip(tmp_path_factory):
+    return build_gradescope.build("cpu", tmp_path_factory.mktemp("dist"))
+
+
 @pytest.mark.slow
-def test_the_variants_differ_in_their_torch_and_device_only(tmp_path):
-    cpu, gpu = (build_gradescope.build(v, tmp_path) for v in ("cpu", "gpu"))
+def test_the_variants_differ_in_their_torch_and_device_only(cpu_zip, tmp_path):
+    cpu, gpu = cpu_zip, build_gradescope.build("gpu", tmp_path)
     with zipfile.ZipFile(cpu) as a, zipfile.ZipFile(gpu) as b:
         assert a.namelist() == b.namelist()
         differ = [n for n in a.namelist() if a.read(n) != b.read(n)]
@@ -116,12 +121,11 @@ def _env(**extra):
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory):
+def installed(cpu_zip, tmp_path_factory):
     """A root with the CPU zip unzipped into source/ and setup.sh run there: the root and setup's output."""
     base = tmp_path_factory.mktemp("gradescope")
-    path = build_gradescope.build("cpu", base / "dist")
     root = base / "autograder"
-    with zipfile.ZipFile(path) as archive:
+    with zipfile.ZipFile(cpu_zip) as archive:
         archive.extractall(root / "source")
     for name in build_gradescope.EXECUTABLE:  # zipfile does not restore modes; Gradescope's unzip does
         (root / "source" / name).chmod(0o755)
