@@ -417,14 +417,17 @@ def student_run(root_run):
     script = (
         "#!/usr/bin/env bash\n"
         "# `./run grade [--submission PATH] [--grading-out DIR] [--device cpu|cuda]`: grade your work\n"
-        "# (= python -m pytest autograder ...). The first call builds .venv from requirements.txt +\n"
-        "# constraints.txt; later calls reuse it and rebuild it only when those files change.\n"
+        "# (= python -m pytest autograder ...); `./run setup`: only build .venv. The first call builds\n"
+        "# .venv from requirements.txt + constraints.txt; later calls reuse it and rebuild it only when\n"
+        "# those files change. TORCH_INDEX=cpu ./run setup: torch's CPU-only build (about 200 MB), for a\n"
+        "# computer without an NVIDIA GPU; GAN_COURSE_DRY_RUN=1: print the set-up commands, install nothing.\n"
         + setup
         + 'job="${1:-}"; shift || true\n'
         'case "$job" in\n'
         '  grade) exec python -m pytest autograder -p no:cacheprovider "$@" ;;\n'
+        '  setup) ;;\n'
         '  *) echo "usage: ./run grade [--submission PATH] [--grading-out DIR] [--device cpu|cuda] '
-        '[pytest args]" >&2; exit 2 ;;\n'
+        '[pytest args] | ./run setup" >&2; exit 2 ;;\n'
         "esac\n"
     )
     bad = sorted(set(RUN_FORBIDDEN.findall(script)))
@@ -449,16 +452,38 @@ against the rubric in `grading.yml` ({len(rubric["checks"])} checks, {points:g} 
 
 ## Set up
 
+With Python 3.10 or later, on Linux or macOS:
+
 ```bash
-./run grade          # the first call builds .venv/ (a few minutes), then grades
+TORCH_INDEX=cpu ./run setup     # builds .venv/ (a few minutes), with torch's CPU-only build
+./run grade                     # grades (and builds .venv/ first if it is not there)
 ```
 
-or by hand, with Python 3.10 or later:
+`TORCH_INDEX=cpu` installs torch's CPU-only build (about 200 MB): the one to choose without an
+NVIDIA GPU. Without it, on Linux, pip installs PyPI's default torch with its CUDA libraries
+(several GB); on macOS and Windows PyPI's torch has no CUDA anyway. `GAN_COURSE_DRY_RUN=1
+./run setup` prints the set-up commands without running them. By hand:
 
 ```bash
 python3 -m venv .venv
-.venv/bin/pip install -r requirements.txt -c constraints.txt
+.venv/bin/python -m pip install torch torchvision -c constraints.txt --index-url https://download.pytorch.org/whl/cpu
+.venv/bin/python -m pip install -r requirements.txt -c constraints.txt
 ```
+
+On Windows (PowerShell, from this folder; `py` is the launcher of python.org's installer):
+
+```powershell
+py -m venv .venv
+.venv\\Scripts\\python -m pip install torch torchvision -c constraints.txt --index-url https://download.pytorch.org/whl/cpu
+.venv\\Scripts\\python -m pip install -r requirements.txt -c constraints.txt
+.venv\\Scripts\\python -m pytest autograder                # = ./run grade
+.venv\\Scripts\\jupyter lab assignments\\{assignment}\\
+```
+
+(If PowerShell refuses `.venv\\Scripts\\Activate.ps1`, you do not need it: the lines above call
+the venv's programs by their path.) On Windows the checks run in the grading process itself,
+without the isolation they get on Linux; the scores are the same. (These Windows lines are
+untested: tell the course staff what did not work.)
 
 ## Grade your work
 

@@ -264,3 +264,43 @@ def test_sbatch_wait_reports_a_failed_merge(cluster, tmp_path):
                          str(ROOT / "slurm" / "merge.sbatch"), str(tmp_path), "2")
     assert code != 0
     assert "shard 1/2 is missing" in "".join(p.read_text() for p in tmp_path.glob("merge-*.out"))
+
+
+# --------------------------------------------------------------------------------------------
+# How many submissions a task grades at once (no cluster: the script run by hand, Slurm's
+# variables set as a task on a GPU node would have them, the interpreter replaced by `echo`)
+# --------------------------------------------------------------------------------------------
+
+
+def _task(tmp_path, env, options):
+    """grade_array.sbatch run as task 2 of 3 with `env`; (its output, the batch command's arguments)."""
+    (tmp_path / "subs").mkdir()
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\necho \"ARGS $*\"\n")
+    fake.chmod(0o755)
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_") and k != "CUDA_VISIBLE_DEVICES"}
+    run = subprocess.run(["bash", str(ROOT / "slurm" / "grade_array.sbatch"), str(tmp_path / "subs"),
+                          str(tmp_path / "out"), *options], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                         env={**base, **env, "SLURM_ARRAY_TASK_ID": "2", "SLURM_ARRAY_TASK_COUNT": "3",
+                              "AUTOGRADER_PYTHON": str(fake)})
+    assert run.returncode == 0, run.stderr
+    return run.stdout, run.stdout.split("ARGS ", 1)[1].split()
+
+
+@pytest.mark.parametrize("env, options, jobs, says", [
+    ({"SLURM_GPUS_ON_NODE": "2"}, ["--device", "cuda", "--per-gpu", "4"], 8, "2 GPU(s) x 4 per GPU = 8 job(s)"),
+    ({"CUDA_VISIBLE_DEVICES": "0,1,3"}, ["--per-gpu=2"], 6, "3 GPU(s) x 2 per GPU = 6 job(s)"),
+    ({"SLURM_GPUS_ON_NODE": "2"}, ["--device", "cuda"], 2, "2 GPU(s) x 1 per GPU = 2 job(s)"),
+    ({"SLURM_GPUS_ON_NODE": "2", "SLURM_CPUS_PER_TASK": "3"}, ["--device", "cpu"], 3, "3 CPU(s) = 3 job(s)"),
+    ({"SLURM_CPUS_PER_TASK": "3"}, ["--per-gpu", "4"], 3, "3 CPU(s) = 3 job(s)"),
+])
+def test_the_task_sizes_its_jobs_from_the_gpus_it_gets(tmp_path, env, options, jobs, says):
+    output, args = _task(tmp_path, env, options)
+    assert f"shard 2/3 of {tmp_path / 'subs'} on " in output and says in output, output
+    assert args[args.index("--jobs") + 1] == str(jobs) and args[-len(options):] == options, args
+
+
+def test_a_jobs_option_of_the_user_wins(tmp_path):
+    _, args = _task(tmp_path, {"SLURM_GPUS_ON_NODE": "2"}, ["--per-gpu", "4", "--jobs", "5"])
+    # argparse keeps the last --jobs: the user's, which comes after the script's own
+    assert [args[i + 1] for i, a in enumerate(args) if a == "--jobs"] == ["8", "5"], args

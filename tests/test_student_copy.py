@@ -140,6 +140,37 @@ def test_student_run_and_readme(copy):
     assert subprocess.run(["bash", "-n", str(copy / "run")]).returncode == 0
     readme = (copy / "README.md").read_text()
     assert "pytest autograder" in readme and "grading-output/" in readme and "--submission" in readme
+    assert "TORCH_INDEX=cpu ./run setup" in readme and "py -m venv .venv" in readme
+    assert "https://download.pytorch.org/whl/cpu" in readme
+    for path in (copy / "README.md", copy / "run", copy / "requirements.txt", copy / "constraints.txt"):
+        assert not re.search(r"this machine|sprint|/work/|session", path.read_text()), path
+
+
+def _dry_run(folder, **env):
+    run = subprocess.run(["./run", "setup"], cwd=folder, capture_output=True, text=True, timeout=60,
+                         env={**{k: v for k, v in os.environ.items() if k != "TORCH_INDEX"}, **env,
+                              "GAN_COURSE_DRY_RUN": "1"})
+    return run.returncode, run.stdout.splitlines(), run.stderr
+
+
+def test_the_copy_s_run_installs_the_cpu_torch_on_request(copy, tmp_path):
+    """TORCH_INDEX=cpu puts torch's CPU-only index on the install of torch and torchvision, before the
+    rest; without it, one install from PyPI. Nothing is installed in a dry run, and the choice made
+    when .venv was built is kept for its rebuilds."""
+    pip = ".venv/bin/python -m pip install -q --disable-pip-version-check"
+    code, steps, err = _dry_run(copy, TORCH_INDEX="cpu")
+    assert code == 0, err
+    assert steps == ["python3 -m venv .venv",
+                     f"{pip} torch torchvision -c constraints.txt --index-url https://download.pytorch.org/whl/cpu",
+                     f"{pip} -r requirements.txt -c constraints.txt"]
+    assert not (copy / ".venv").exists()
+    assert _dry_run(copy)[1] == ["python3 -m venv .venv", f"{pip} -r requirements.txt -c constraints.txt"]
+    code, _, err = _dry_run(copy, TORCH_INDEX="cuda please")
+    assert code == 2 and "TORCH_INDEX=cuda please: expected cpu" in err
+    folder = shutil.copytree(copy, tmp_path / "copy")
+    (folder / ".venv").mkdir()
+    (folder / ".venv/.torch-index").write_text("cpu\n")
+    assert "--index-url https://download.pytorch.org/whl/cpu" in _dry_run(folder)[1][1]
 
 
 def test_no_solution_code_in_the_copy(copy):
