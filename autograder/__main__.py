@@ -42,9 +42,12 @@ def main(argv=None):
     batch = commands.add_parser("batch", help="grade a folder of submissions")
     batch.add_argument("submissions")
     batch.add_argument("--out", required=True)
-    batch.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
+    batch.add_argument("--jobs", type=int, default=None,
+                       help="submissions graded at once (default: --per-gpu on each GPU with --device cuda, else 1)")
     batch.add_argument("--shard", default=None, help="i/n: grade only the i-th of n slices (1-based)")
-    batch.add_argument("--per-gpu", type=int, default=1, help="with --device cuda: submissions per GPU at once")
+    batch.add_argument("--per-gpu", type=int, default=None,
+                       help="with --device cuda: submissions graded at once on each GPU (default 1); alone, "
+                            "it sets --jobs to GPUs x K")
     batch.add_argument("--roster", default=None, help="CSV with student_id, first_name, last_name, email")
     batch.add_argument("--duedate", default="", help="the gradebook's duedate column")
     batch.add_argument("--force", action="store_true", help="re-grade students already graded")
@@ -65,7 +68,9 @@ def main(argv=None):
                               roster=args.roster, duedate=args.duedate, force=args.force, threads=args.threads,
                               seed=args.seed)
         errors = [r["extra_data"]["student_id"] for r in records if r["extra_data"].get("grader_error")]
-        print(f"{len(records)} students graded into {args.out}" + (f"; grader errors: {errors}" if errors else ""))
+        print(f"{len(records)} students graded into {args.out}" + (
+            f"; grader errors (not the students' fault; a re-run grades them again): {', '.join(errors)}"
+            if errors else ""))
         return 1 if errors else 0
     from autograder.batch import merge as merge_dirs
     summary = merge_dirs(args.dirs, args.out)
