@@ -135,13 +135,20 @@ def read_part(path):
 
 def decode_python(data, name):
     """The text of a .py file as Python reads it: its PEP 263 coding line or UTF-8 byte-order mark
-    (tokenize.detect_encoding, what the interpreter uses), universal newlines."""
+    (tokenize.detect_encoding, what the interpreter uses), universal newlines. Bytes that are not
+    of the encoding are refused where `import` refuses them (in code and strings) and replaced where
+    it lets them be (in comments: compile() of the bytes, what importlib runs, succeeds)."""
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
         return io.TextIOWrapper(io.BytesIO(data), encoding).read()
     except SyntaxError as exc:  # an unknown or inconsistent coding line
         raise Unreadable(f"{name}: {exc.msg if hasattr(exc, 'msg') else exc}") from None
     except UnicodeDecodeError as exc:
+        try:
+            compile(data, name, "exec", dont_inherit=True)
+            return io.TextIOWrapper(io.BytesIO(data), encoding, errors="replace").read()
+        except (SyntaxError, ValueError):
+            pass
         line = data[:exc.start].count(b"\n") + 1
         raise Unreadable(f"{name} line {line} is not valid {exc.encoding} (byte {data[exc.start:exc.start + 1]!r}), "
                          f"as Python would refuse it too: save the file as UTF-8, or declare its encoding on "

@@ -10,9 +10,11 @@ import csv
 import json
 import os
 import shutil
+import threading
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 
 from autograder import batch, report
@@ -43,8 +45,8 @@ def _rows(out):
 class FakeSandbox:
     """Grades without running anything: full marks, except what a student's folder name asks for
     ("crash": the sandbox server fails; "odd": a check returns details no report can draw;
-    "loud": a 20 MB message)."""
-    started = []
+    "loud": a 20 MB message). With a `barrier`, each grading waits until that many run at once."""
+    started, barrier = [], None
 
     def __init__(self, **kwargs):
         self.env = kwargs.get("env") or {}
@@ -58,6 +60,8 @@ class FakeSandbox:
 
     def grade(self, path, only=None):
         name = Path(path).name
+        if FakeSandbox.barrier is not None:
+            FakeSandbox.barrier.wait()
         if "crash" in name:
             raise RuntimeError("the sandbox server died")
         rubric = load_rubric()
@@ -75,7 +79,7 @@ class FakeSandbox:
 
 @pytest.fixture
 def fake(monkeypatch):
-    FakeSandbox.started = []
+    FakeSandbox.started, FakeSandbox.barrier = [], None
     monkeypatch.setattr(batch, "Sandbox", FakeSandbox)
     return FakeSandbox
 
@@ -245,11 +249,25 @@ def test_per_gpu_alone_packs_k_jobs_on_each_gpu(tmp_path, fake, monkeypatch):
     for n in range(8):
         _reference(flat / f"s{n}")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    fake.barrier = threading.Barrier(4, timeout=60)  # four gradings at once, or none passes
     log = tmp_path / "log.txt"
     with open(log, "w") as f:
-        batch.grade_batch(flat, tmp_path / "out", device="cuda", per_gpu=2, only=ONLY, log=f)
+        records = batch.grade_batch(flat, tmp_path / "out", device="cuda", per_gpu=2, only=ONLY, log=f)
     assert "to grade with 4 job(s) on 2 GPU(s)" in log.read_text()
-    assert sorted(fake.started) == ["0", "0", "1", "1"]
+    assert sorted(fake.started) == ["0", "0", "1", "1"]  # one server per worker, two workers per GPU
+    assert not any(r["extra_data"].get("grader_error") for r in records)
+
+
+def test_the_batch_says_which_of_two_files_it_graded(tmp_path, fake):
+    folder = tmp_path / "flat" / "alice"
+    folder.mkdir(parents=True)
+    shutil.copyfile(ROOT / "reference" / "part1_dcgan.py", folder / "part1_dcgan.py")
+    nbformat.write(nbformat.v4.new_notebook(), str(folder / "part1_dcgan.ipynb"))
+    records = batch.grade_batch(tmp_path / "flat", tmp_path / "out", device="cpu", only=["dcgan.bce"],
+                                log=open(os.devnull, "w"))
+    assert "graded part1_dcgan.ipynb" in records[0]["output"]
+    saved = json.loads((tmp_path / "out" / "students" / "alice" / "results.json").read_text())
+    assert saved["output"] == records[0]["output"] and saved["extra_data"]["notes"] == [records[0]["output"]]
 
 
 @pytest.fixture(scope="module")
