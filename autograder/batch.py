@@ -37,7 +37,7 @@ import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from autograder import report
+from autograder import preflight, report
 from autograder.rubric import EXPECTED_DIR, RUBRIC_PATH, load_rubric
 from autograder.report import Scored
 from autograder.sandbox import Sandbox, load_limits
@@ -332,10 +332,7 @@ def _graded_ids(rubric, only, skip):
 
 
 def _student_record(candidate, scored, fingerprint, extra, rubric):
-    results = report.gradescope(scored, fingerprint)
-    notes = extra.get("notes") or []
-    if notes:
-        results["output"] = "\n".join(notes)  # Gradescope shows it above the tests
+    results = report.gradescope(scored, fingerprint, extra.get("notes") or ())
     results.setdefault("extra_data", {}).update({
         "student_id": candidate.student_id, "timestamp": candidate.timestamp, "source": candidate.source,
         "assignment": rubric["assignment"], "max_score": sum(s.max_points for s in scored), **candidate.info, **extra})
@@ -408,7 +405,7 @@ def grade_batch(submissions, out, jobs=None, shard=None, device="cpu", per_gpu=N
     from autograder.load import submission_notes
     rubric = load_rubric()
     out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    preflight.check_machine(device, out)  # a fault of the machine stops here, before any student is graded
     os.chmod(out, 0o700)  # student code never reads other students' work or results (sandbox hides it too)
     candidates = shard_of(discover(submissions, out, rubric, log), shard)
     people = _roster(roster)
