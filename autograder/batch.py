@@ -62,7 +62,8 @@ class Candidate:
 
 
 def _safe_id(name):
-    return re.sub(r"[^A-Za-z0-9_.@+-]", "_", name).strip("._") or "unnamed"
+    """A name fit for a folder and a CSV cell: no leading + - @ (a spreadsheet would read a formula)."""
+    return re.sub(r"[^A-Za-z0-9_.@+-]", "_", name).lstrip("._+-@").rstrip("._") or "unnamed"
 
 
 def _digest(text, n=8):
@@ -169,11 +170,6 @@ def _extract(archive, dest, limits):
                     out.write(chunk)
 
 
-def _remove(path):
-    """rmtree of a work folder this module made (depth-bounded, so recursion is no risk)."""
-    shutil.rmtree(path, ignore_errors=True)
-
-
 def _mtime(path):
     return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(os.lstat(path).st_mtime))
 
@@ -210,7 +206,11 @@ def _entries(root, parts, assignment):
             elif entry.is_dir(follow_symlinks=False):
                 folder = Path(entry.path)
                 nbgrader = folder / assignment
-                if os.path.isdir(nbgrader) and not os.path.islink(nbgrader):  # submitted/<student>/<assignment>/
+                if os.path.islink(nbgrader):
+                    found.append(Candidate("", folder, _mtime(folder), f"nbgrader:{name}",
+                                           f"{name}/{assignment} is a symbolic link: the grader does not follow "
+                                           "links out of the submissions folder", name=name))
+                elif os.path.isdir(nbgrader):  # submitted/<student>/<assignment>/
                     found.append(Candidate("", nbgrader, _timestamp(nbgrader), f"nbgrader:{name}", name=name))
                 else:
                     found.append(Candidate("", folder, _mtime(folder), f"folder:{name}", name=name))
@@ -250,7 +250,7 @@ def discover(root, out, rubric=None, log=sys.stderr):
                 c.path = _part_dir(c.path, parts, limits)
                 continue
             dest = work / c.student_id
-            _remove(dest)
+            shutil.rmtree(dest, ignore_errors=True)  # made by _extract, at most `depth` deep
             dest.mkdir(parents=True)
             if isinstance(c.unpack, Path):
                 c.path = dest

@@ -154,11 +154,13 @@ def test_ids_are_unique_and_stable_and_nobody_is_dropped(tmp_path):
         zf.write(ROOT / "reference" / "part1_dcgan.py", "part1_dcgan.py")
     for part in PARTS:
         shutil.copyfile(ROOT / "reference" / f"{part}.py", flat / f"José_{part}.py")  # an LMS export too
+    _reference(flat / "+1+cmd")  # a spreadsheet would read the id as a formula
     first = batch.discover(flat, tmp_path / "out", log=QUIET)
     ids = [c.student_id for c in first]
-    assert len(ids) == len(set(ids)) == 6, ids
+    assert len(ids) == len(set(ids)) == 7, ids
+    assert not any(i.startswith(("+", "-", "@", "=")) for i in ids)
     assert "Jos" in ids and "alice" in ids  # names the grader need not alter keep their id
-    assert all(i.startswith(("Jos-", "alice-")) for i in set(ids) - {"Jos", "alice"})
+    assert all(i.startswith(("Jos-", "alice-", "1+cmd-")) for i in set(ids) - {"Jos", "alice"})
     by_source = {c.source: c.student_id for c in first}
     (flat / "Jos").rename(tmp_path / "gone")  # a classmate leaves: nobody else's id moves
     again = {c.source: c.student_id for c in batch.discover(flat, tmp_path / "out2", log=QUIET)}
@@ -283,6 +285,12 @@ def linked_class(tmp_path_factory):
         for part in PARTS:
             os.symlink(target / f"{part}.py", flat / name / f"{part}.py")
     os.symlink(ROOT / "reference", flat / "oscar")
+    course = root / "course" / "submitted"
+    _reference(course / "alice" / load_rubric()["assignment"])
+    (course / "peggy").mkdir()
+    os.symlink(course / "alice" / load_rubric()["assignment"], course / "peggy" / load_rubric()["assignment"])
+    found = {c.student_id: c.problem for c in batch.discover(course.parent, root / "nbout", log=QUIET)}
+    assert found["alice"] == "" and f"peggy/{load_rubric()['assignment']} is a symbolic link" in found["peggy"]
     out = root / "out"
     code = main(["batch", str(flat), "--out", str(out), "--device", "cpu", "--only", ",".join(ONLY),
                  "--limits", LIMITS])
