@@ -75,9 +75,17 @@ def check_machine(device, out):
 
 def pytest_preflight(config):
     """The pytest front end's pre-flight (autograder/conftest.py): a fault stops the session with
-    the message, before any check runs."""
+    the message, before any check runs; what the student must know of how their files are read
+    (which of two files for a part is graded) is said before the checks run."""
     import pytest
+
+    from autograder.load import submission_notes
+    from autograder.rubric import ROOT, load_rubric
     try:
         check_machine(config.getoption("--device"), config.getoption("--grading-out"))
     except MachineFault as exc:
         raise pytest.UsageError(f"grader error (this machine, not the submission): {exc}") from None
+    rubric = load_rubric()
+    path = config.getoption("--submission") or ROOT / "assignments" / rubric["assignment"]
+    for note in submission_notes(path, rubric["parts"]):
+        print(f"note: {note}", file=sys.stderr)

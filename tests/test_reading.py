@@ -115,3 +115,18 @@ def test_links_and_special_files_are_refused_before_anything_is_read(tmp_path):
     hashed = batch.submission_hash(sub, ["part1_dcgan"])
     secret.write_text("answer = 43\n")  # the hash never read through the link either
     assert batch.submission_hash(sub, ["part1_dcgan"]) == hashed
+
+
+def test_the_pytest_front_end_says_which_of_two_files_it_grades(tmp_path):
+    import subprocess
+    import sys
+    (tmp_path / "part3_vae.py").write_text((ROOT / "reference" / "part3_vae.py").read_text())
+    nbformat.write(nbformat.v4.new_notebook(), str(tmp_path / "part3_vae.ipynb"))
+    os.utime(tmp_path / "part3_vae.ipynb", (time.time() - 3600,) * 2)
+    run = subprocess.run([sys.executable, "-m", "pytest", "autograder", "-p", "no:cacheprovider", "--co", "-q",
+                          "--submission", str(tmp_path), "--grading-out", str(tmp_path / "out")],
+                         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                         timeout=600)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "note: both part3_vae.ipynb and part3_vae.py are in your submission: the grader graded part3_vae.py" \
+        in run.stderr
