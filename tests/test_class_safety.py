@@ -274,12 +274,21 @@ def test_the_batch_says_which_of_two_files_it_graded(tmp_path, fake):
 
 
 @pytest.fixture(scope="module")
-def linked_class(tmp_path_factory):
+def odd_class(tmp_path_factory):
     """An honest student; one whose three part files are links into reference/; one whose files
-    are links into the honest classmate's folder; one whose whole folder is a link to reference/."""
+    are links into the honest classmate's folder; one whose whole folder is a link to reference/;
+    and three correct students whose files Python reads but a UTF-8 reader would not (a Latin-1
+    coding line with French comments, a byte-order mark, Windows line endings)."""
     root = tmp_path_factory.mktemp("links")
     flat = root / "flat"
     _reference(flat / "alice")
+    for name, encode in (("latin1", lambda s: ("# -*- coding: latin-1 -*-\n# générateur, déjà écrit\n" + s)
+                          .encode("latin-1")),
+                         ("bom", lambda s: b"\xef\xbb\xbf" + s.encode()),
+                         ("crlf", lambda s: s.replace("\n", "\r\n").encode())):
+        (flat / name).mkdir()
+        for part in PARTS:
+            (flat / name / f"{part}.py").write_bytes(encode((ROOT / "reference" / f"{part}.py").read_text()))
     for name, target in (("mallory", ROOT / "reference"), ("trudy", Path("..") / "alice")):
         (flat / name).mkdir()
         for part in PARTS:
@@ -297,11 +306,11 @@ def linked_class(tmp_path_factory):
     return out, code
 
 
-def test_symlinked_part_files_do_not_get_the_grade_of_what_they_point_to(linked_class):
-    out, code = linked_class
+def test_links_get_nothing_and_files_python_reads_get_full_marks_in_the_sandbox(odd_class):
+    out, code = odd_class
     rows = _rows(out)
     full = f"{sum(load_rubric()['checks'][i]['points'] for i in ONLY):g}"
-    assert rows["alice"]["score"] == full
+    assert rows["alice"]["score"] == rows["latin1"]["score"] == rows["bom"]["score"] == rows["crlf"]["score"] == full
     assert rows["mallory"]["score"] == rows["trudy"]["score"] == rows["oscar"]["score"] == "0"
     for student in ("mallory", "trudy"):
         results = json.loads((out / "students" / student / "results.json").read_text())
