@@ -125,6 +125,11 @@ def test_deep_huge_and_odd_archives_are_refused_with_a_reason_and_the_class_is_s
     with zipfile.ZipFile(flat / "bomb.zip", "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("part1_dcgan.py", b"\0" * 5_000_000)
     (flat / "notazip.zip").write_bytes(b"PK\x03\x04 truncated")
+    with zipfile.ZipFile(flat / "zlink.zip", "w") as zf:  # a link member pointing at the reference
+        link = zipfile.ZipInfo("part1_dcgan.py")
+        link.external_attr = (0o120777 << 16)
+        zf.writestr(link, str(ROOT / "reference" / "part1_dcgan.py"))
+        zf.writestr("part2_cgan.py", "x = 1\n")
     os.mkfifo(flat / "fifo.zip")  # opening it would block discovery forever
     (tmp_path / "elsewhere").mkdir()
     os.symlink(tmp_path / "elsewhere", flat / "linked")
@@ -132,7 +137,9 @@ def test_deep_huge_and_odd_archives_are_refused_with_a_reason_and_the_class_is_s
     monkeypatch.setattr("autograder.load.submission_limits", lambda: limits)
     try:
         found = {c.student_id: c for c in batch.discover(flat, tmp_path / "out", log=QUIET)}
-        assert sorted(found) == ["alice", "bomb", "deepfolder", "deepzip", "fifo", "linked", "many", "notazip"]
+        assert sorted(found) == ["alice", "bomb", "deepfolder", "deepzip", "fifo", "linked", "many", "notazip",
+                                 "zlink"]
+        assert sorted(os.listdir(found["zlink"].path)) == ["part2_cgan.py"]  # the link was never created
         assert not found["alice"].problem and not found["deepfolder"].problem
         assert found["deepfolder"].path == flat / "deepfolder"
         assert "nests folders 1100 deep (at most 32)" in found["deepzip"].problem
