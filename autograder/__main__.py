@@ -9,6 +9,8 @@
 
 IDS: comma-separated rubric ids. `grade` prints the table and writes results.json and
 report.html (as `pytest autograder` does); `batch` and `merge` write the class outputs.
+Exit status: 0; 1 when a student has a grader error (batch); 2 when the machine failed its
+pre-flight (autograder/preflight.py: CUDA unusable, output folder or disk) and nobody was graded.
 """
 import argparse
 import json
@@ -42,9 +44,12 @@ def main(argv=None):
     batch = commands.add_parser("batch", help="grade a folder of submissions")
     batch.add_argument("submissions")
     batch.add_argument("--out", required=True)
-    batch.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
+    batch.add_argument("--jobs", type=int, default=None,
+                       help="submissions graded at once (default: --per-gpu on each GPU with --device cuda, else 1)")
     batch.add_argument("--shard", default=None, help="i/n: grade only the i-th of n slices (1-based)")
-    batch.add_argument("--per-gpu", type=int, default=1, help="with --device cuda: submissions per GPU at once")
+    batch.add_argument("--per-gpu", type=int, default=None,
+                       help="with --device cuda: submissions graded at once on each GPU (default 1); alone, "
+                            "it sets --jobs to GPUs x K")
     batch.add_argument("--roster", default=None, help="CSV with student_id, first_name, last_name, email")
     batch.add_argument("--duedate", default="", help="the gradebook's duedate column")
     batch.add_argument("--force", action="store_true", help="re-grade students already graded")
@@ -54,23 +59,34 @@ def main(argv=None):
     merge.add_argument("--out", required=True)
     args = parser.parse_args(argv)
 
-    if args.command == "grade":
-        return _grade(args)
-    if args.command == "batch":
-        from autograder.batch import grade_batch, parse_shard
-        shard = parse_shard(args.shard) if args.shard else None
-        device = args.device or _default_device()
-        records = grade_batch(args.submissions, args.out, jobs=args.jobs, shard=shard, device=device,
-                              per_gpu=args.per_gpu, only=args.only, skip=args.skip, limits=args.limits,
-                              roster=args.roster, duedate=args.duedate, force=args.force, threads=args.threads,
-                              seed=args.seed)
-        errors = [r["extra_data"]["student_id"] for r in records if r["extra_data"].get("grader_error")]
-        print(f"{len(records)} students graded into {args.out}" + (f"; grader errors: {errors}" if errors else ""))
-        return 1 if errors else 0
+    from autograder.preflight import MachineFault
+    try:
+        if args.command == "grade":
+            return _grade(args)
+        if args.command == "batch":
+            return _batch(args)
+    except MachineFault as exc:
+        print(f"grader error (this machine, not the submissions): {exc}", file=sys.stderr)
+        return 2
     from autograder.batch import merge as merge_dirs
     summary = merge_dirs(args.dirs, args.out)
     print(f"merged {summary['students']} students into {args.out}")
     return 0
+
+
+def _batch(args):
+    from autograder.batch import grade_batch, parse_shard
+    shard = parse_shard(args.shard) if args.shard else None
+    device = args.device or _default_device()
+    records = grade_batch(args.submissions, args.out, jobs=args.jobs, shard=shard, device=device,
+                          per_gpu=args.per_gpu, only=args.only, skip=args.skip, limits=args.limits,
+                          roster=args.roster, duedate=args.duedate, force=args.force, threads=args.threads,
+                          seed=args.seed)
+    errors = [r["extra_data"]["student_id"] for r in records if r["extra_data"].get("grader_error")]
+    print(f"{len(records)} students graded into {args.out}" + (
+        f"; grader errors (not the students' fault; a re-run grades them again): {', '.join(errors)}"
+        if errors else ""))
+    return 1 if errors else 0
 
 
 def _default_device():
@@ -87,8 +103,11 @@ def _grade(args):
     from autograder.rubric import load_rubric
     rubric = load_rubric()
     ids = [i for i in rubric["checks"] if (not args.only or i in args.only) and i not in (args.skip or ())]
+    from autograder.load import submission_notes
+    from autograder.preflight import check_machine
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)  # exists, owned by the grader, before student code runs
+    check_machine(args.device, out)  # creates out, owned by the grader, before student code runs
+    notes = submission_notes(args.path, rubric["parts"])
     if args.no_isolate:
         from autograder.score import fingerprint, grade, make_context
         context = make_context(args.device, seed=args.seed)
@@ -103,8 +122,8 @@ def _grade(args):
         skipped = {p: i["skipped"] for p, i in graded.parts.items() if i["skipped"] or i["failed"]}
         if skipped:
             print("code skipped while loading:", json.dumps(skipped, indent=1))
-    print(report.table(scored))
-    results, page = report.write_all(scored, out, stamp)
+    print("\n".join(notes + [report.table(scored)]))
+    results, page = report.write_all(scored, out, stamp, notes)
     print(f"\nwritten: {results}, {page}")
     return 0
 

@@ -34,10 +34,10 @@ import sys
 import threading
 import time
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from autograder import report
+from autograder import preflight, report
 from autograder.rubric import EXPECTED_DIR, RUBRIC_PATH, load_rubric
 from autograder.report import Scored
 from autograder.sandbox import Sandbox, load_limits
@@ -45,8 +45,6 @@ from autograder.sandbox import Sandbox, load_limits
 NBGRADER_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
                     "raw_score", "late_submission_penalty", "score", "max_score"]
 SUFFIXES = (".ipynb", ".py")
-ZIP_MAX_BYTES = 200 * 2 ** 20
-ZIP_MAX_FILES = 2000
 WORK = "_work"
 
 
@@ -59,100 +57,215 @@ class Candidate:
     source: str = ""  # what it was found as (folder, zip, nbgrader, files)
     problem: str = ""  # why it cannot be graded (a bad zip...): graded as an empty submission
     info: dict = field(default_factory=dict)  # names and email from a roster
+    name: str = ""  # the name on disk the id comes from
+    unpack: object = None  # how to lay the submission out under the work folder once its id is known
 
 
 def _safe_id(name):
-    return re.sub(r"[^A-Za-z0-9_.@+-]", "_", name).strip("._") or "unnamed"
+    """A name fit for a folder and a CSV cell: no leading + - @ (a spreadsheet would read a formula)."""
+    return re.sub(r"[^A-Za-z0-9_.@+-]", "_", name).lstrip("._+-@").rstrip("._") or "unnamed"
 
 
-def _part_dir(folder, parts):
+def _digest(text, n=8):
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:n]
+
+
+def _assign_ids(candidates, log=sys.stderr):
+    """Unique ids that do not depend on the rest of the class: a name that _safe_id alters
+    ("José" -> "Jos_") gets a suffix derived from the name itself ("Jos_-3f2a9c1d"), so two names
+    that normalise alike both keep a row; two submissions under one name (alice/ and alice.zip)
+    are both graded: the first by source keeps the name, the others get a suffix derived from
+    their source. Nobody is dropped."""
+    for c in candidates:
+        safe = _safe_id(c.name)
+        c.student_id = safe if safe == c.name else f"{safe}-{_digest(c.name)}"
+    taken = {}
+    for c in sorted(candidates, key=lambda c: (c.student_id, c.source)):
+        if c.student_id in taken:
+            first = taken[c.student_id]
+            c.student_id = f"{c.student_id}-{_digest(c.source)}"
+            while c.student_id in taken:  # a collision of the digests themselves: still nobody dropped
+                c.student_id += "-" + _digest(c.student_id)
+            print(f"warning: {first.source} and {c.source} have the same student id: both are graded, the "
+                  f"second as {c.student_id}", file=log)
+        taken[c.student_id] = c
+    return sorted(candidates, key=lambda c: c.student_id)
+
+
+def _part_dir(folder, parts, limits):
     """The folder under `folder` (itself included) holding the most part files: submissions often
-    nest their files one folder down (a zip of a folder)."""
-    best, best_count = folder, 0
-    for directory, subdirs, files in os.walk(folder):
-        subdirs[:] = sorted(d for d in subdirs if not d.startswith((".", "__MACOSX")))
-        count = sum(1 for p in parts if any(f"{p}{s}" in files for s in SUFFIXES))
-        if count > best_count:
-            best, best_count = Path(directory), count
+    nest their files one folder down (a zip of a folder). Breadth first, without following links,
+    at most `depth` folders down and `folder_entries` entries looked at (a tree 1,100 folders deep
+    or of a million files costs no more): the shallowest of equals wins."""
+    best, best_count = Path(folder), 0
+    level, seen = [Path(folder)], 0
+    for _ in range(int(limits["depth"]) + 1):
+        below = []
+        for directory in level:
+            try:
+                entries = sorted(os.scandir(directory), key=lambda e: e.name)
+            except OSError:
+                continue
+            seen += len(entries)
+            names = {e.name for e in entries}
+            count = sum(1 for p in parts if any(f"{p}{s}" in names for s in SUFFIXES))
+            if count > best_count:
+                best, best_count = Path(directory), count
+            below += [Path(e.path) for e in entries
+                      if e.is_dir(follow_symlinks=False) and not e.name.startswith((".", "__MACOSX"))]
+            if seen > int(limits["folder_entries"]):
+                return best
+        level = below
     return best
 
 
-def _extract(archive, dest):
-    """Unzip with limits: no path outside dest, no links, at most ZIP_MAX_FILES files and
-    ZIP_MAX_BYTES in all (a zip bomb is refused, not extracted)."""
+def _zip_entries(archive):
+    """The member count a zip's end record declares, read before ZipFile parses (and holds in
+    memory) its whole central directory; None when it cannot be read so (ZipFile then decides)."""
+    try:
+        with open(archive, "rb") as f:
+            end = zipfile._EndRecData(f)  # noqa: SLF001 - the stdlib's own reader of that record
+    except (OSError, AttributeError):
+        return None
+    return end[zipfile._ECD_ENTRIES_TOTAL] if end else None  # noqa: SLF001
+
+
+def _extract(archive, dest, limits):
+    """Unzip with limits: no path outside dest, no links or special files, at most
+    `archive_members` members `depth` folders deep, `unpacked_bytes` in all, counted while
+    writing (a zip bomb is refused, whatever sizes its headers claim)."""
+    size, members_max = os.stat(archive).st_size, int(limits["archive_members"])
+    if size > int(limits["archive_bytes"]):
+        raise ValueError(f"the zip is {size / 1e6:.0f} MB (at most {int(limits['archive_bytes']) / 1e6:g} MB)")
+    declared = _zip_entries(archive)
+    if declared is not None and declared > members_max:
+        raise ValueError(f"{declared} files and folders in the zip (at most {members_max})")
+    budget = int(limits["unpacked_bytes"])
     with zipfile.ZipFile(archive) as zf:
-        members = [m for m in zf.infolist() if not m.is_dir()]
-        if len(members) > ZIP_MAX_FILES:
-            raise ValueError(f"{len(members)} files in the zip (at most {ZIP_MAX_FILES})")
-        if sum(m.file_size for m in members) > ZIP_MAX_BYTES:
-            raise ValueError(f"the zip unpacks to more than {ZIP_MAX_BYTES // 2 ** 20} MB")
+        members = zf.infolist()
+        if len(members) > members_max:
+            raise ValueError(f"{len(members)} files and folders in the zip (at most {members_max})")
+        if sum(m.file_size for m in members) > budget:
+            raise ValueError(f"the zip unpacks to more than {budget / 1e6:g} MB")
         root = dest.resolve()
         for member in members:
-            target = (dest / member.filename).resolve()
-            if not str(target).startswith(str(root) + os.sep):
-                raise ValueError(f"the zip has a path outside its folder: {member.filename!r}")
-            if (member.external_attr >> 16) & 0o170000 == 0o120000:
-                continue  # a symbolic link: skipped
+            parts = [p for p in member.filename.replace("\\", "/").split("/") if p not in ("", ".")]
+            if len(parts) > int(limits["depth"]) + 1:
+                raise ValueError(f"the zip nests folders {len(parts) - 1} deep (at most {limits['depth']})")
+            target = Path(os.path.normpath(root.joinpath(*parts))) if parts else root
+            if target == root or not str(target).startswith(str(root) + os.sep) or ".." in parts:
+                raise ValueError(f"the zip has a path outside its folder: {member.filename[:200]!r}")
+            kind = (member.external_attr >> 16) & 0o170000
+            if member.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            if kind not in (0, 0o100000):  # a symbolic link or a special file: never created
+                continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            with zf.open(member) as src, open(target, "wb") as out:
-                shutil.copyfileobj(src, out, 1 << 20)
+            with zf.open(member) as src, open(target, "xb") as out:
+                while chunk := src.read(1 << 20):
+                    budget -= len(chunk)
+                    if budget < 0:
+                        raise ValueError(f"the zip unpacks to more than {int(limits['unpacked_bytes']) / 1e6:g} MB")
+                    out.write(chunk)
 
 
 def _mtime(path):
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(Path(path).stat().st_mtime))
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(os.lstat(path).st_mtime))
 
 
-def discover(root, out, rubric=None):
-    """Every student's submission under root, sorted by student id."""
+def _timestamp(folder):
+    """nbgrader's timestamp.txt (its first line, read as a regular file only), else the folder's time."""
+    try:
+        from autograder.load import read_part
+        return read_part(folder / "timestamp.txt")[:100].decode("utf-8", "replace").splitlines()[0].strip()
+    except Exception:  # noqa: BLE001 - absent, a link, empty: the folder's time says when
+        return _mtime(folder)
+
+
+def _entries(root, parts, assignment):
+    """One Candidate per submission under root, before ids are assigned; any entry that cannot be
+    read is a Candidate with its problem, never an exception that stops discovery."""
+    found, loose = [], {}
+    for entry in sorted(os.scandir(root), key=lambda e: e.name):
+        name = entry.name
+        if name.startswith(".") or name == WORK:
+            continue
+        try:
+            part = next((p for p in parts if p in Path(name).stem), None) if name.endswith(SUFFIXES) else None
+            if part and (entry.is_symlink() or entry.is_file(follow_symlinks=False)):
+                # loose part files; a link among them is kept as a link, and refused when it is loaded
+                stem = Path(name).stem
+                student = stem[:stem.index(part)].strip("_-. ") or "unnamed"
+                loose.setdefault(student, []).append((part, Path(entry.path)))
+            elif entry.is_symlink():
+                if os.path.isdir(entry.path) or name.lower().endswith(".zip"):
+                    found.append(Candidate("", Path(entry.path), _mtime(entry.path), f"link:{name}",
+                                           f"{name} is a symbolic link: the grader does not follow links out of "
+                                           "the submissions folder", name=Path(name).stem))
+            elif entry.is_dir(follow_symlinks=False):
+                folder = Path(entry.path)
+                nbgrader = folder / assignment
+                if os.path.islink(nbgrader):
+                    found.append(Candidate("", folder, _mtime(folder), f"nbgrader:{name}",
+                                           f"{name}/{assignment} is a symbolic link: the grader does not follow "
+                                           "links out of the submissions folder", name=name))
+                elif os.path.isdir(nbgrader):  # submitted/<student>/<assignment>/
+                    found.append(Candidate("", nbgrader, _timestamp(nbgrader), f"nbgrader:{name}", name=name))
+                else:
+                    found.append(Candidate("", folder, _mtime(folder), f"folder:{name}", name=name))
+            elif not entry.is_file(follow_symlinks=False):
+                if name.lower().endswith((".zip",) + SUFFIXES):
+                    found.append(Candidate("", Path(entry.path), _mtime(entry.path), f"special:{name}",
+                                           f"{name} is not a regular file (a fifo, device or socket)",
+                                           name=Path(name).stem))
+            elif name.lower().endswith(".zip"):
+                found.append(Candidate("", Path(entry.path), _mtime(entry.path), f"zip:{name}", name=name[:-4],
+                                       unpack=Path(entry.path)))
+        except Exception as exc:  # noqa: BLE001 - one odd entry is that student's problem, not the class's
+            found.append(Candidate("", Path(entry.path), "", f"entry:{name}",
+                                   f"{name} could not be read: {type(exc).__name__}: {str(exc)[:300]}", name=name))
+    for student, files in sorted(loose.items()):
+        found.append(Candidate("", Path(), max(_mtime(p) for _, p in files),
+                               "files:" + ",".join(p.name for _, p in files), name=student, unpack=files))
+    return found
+
+
+def discover(root, out, rubric=None, log=sys.stderr):
+    """Every student's submission under root, sorted by student id: each discovered entry is one
+    Candidate (an archive that cannot be unpacked is one with its `problem`)."""
+    from autograder.load import submission_limits
     rubric = rubric or load_rubric()
-    parts, assignment = rubric["parts"], rubric["assignment"]
+    parts, limits = rubric["parts"], submission_limits()
     root = Path(root)
     if (root / "submitted").is_dir():
         root = root / "submitted"
     work = Path(out) / WORK
-    found, loose = {}, {}
-
-    def add(candidate):
-        if candidate.student_id in found:
-            print(f"warning: two submissions for {candidate.student_id}: {found[candidate.student_id].source} is "
-                  f"graded, {candidate.source} is not", file=sys.stderr)
-        else:
-            found[candidate.student_id] = candidate
-
-    for entry in sorted(root.iterdir()):
-        if entry.name.startswith(".") or entry.name == WORK:
-            continue
-        if entry.is_dir():
-            if (entry / assignment).is_dir():  # nbgrader: submitted/<student>/<assignment>/
-                folder = entry / assignment
-                stamp = folder / "timestamp.txt"
-                timestamp = stamp.read_text().strip() if stamp.exists() else _mtime(folder)
-                add(Candidate(_safe_id(entry.name), _part_dir(folder, parts), timestamp, f"nbgrader:{entry.name}"))
-            else:
-                add(Candidate(_safe_id(entry.name), _part_dir(entry, parts), _mtime(entry), f"folder:{entry.name}"))
-        elif entry.suffix.lower() == ".zip":
-            student = _safe_id(entry.stem)
-            dest = work / student
-            shutil.rmtree(dest, ignore_errors=True)
+    candidates = _assign_ids(_entries(root, parts, rubric["assignment"]), log)
+    for c in candidates:
+        try:
+            if c.problem:
+                continue
+            if c.unpack is None:
+                c.path = _part_dir(c.path, parts, limits)
+                continue
+            dest = work / c.student_id
+            shutil.rmtree(dest, ignore_errors=True)  # made by _extract, at most `depth` deep
             dest.mkdir(parents=True)
-            try:
-                _extract(entry, dest)
-                add(Candidate(student, _part_dir(dest, parts), _mtime(entry), f"zip:{entry.name}"))
-            except (zipfile.BadZipFile, ValueError, OSError) as exc:
-                add(Candidate(student, dest, _mtime(entry), f"zip:{entry.name}", f"{entry.name} was not unpacked: {exc}"))
-        elif entry.suffix in SUFFIXES:
-            part = next((p for p in parts if p in entry.stem), None)
-            if part:
-                student = _safe_id(entry.stem[:entry.stem.index(part)].strip("_-. ")) or "unnamed"
-                loose.setdefault(student, []).append((part, entry))
-    for student, files in sorted(loose.items()):
-        dest = work / student
-        shutil.rmtree(dest, ignore_errors=True)
-        dest.mkdir(parents=True)
-        for part, path in files:
-            shutil.copy2(path, dest / f"{part}{path.suffix}")
-        add(Candidate(student, dest, max(_mtime(p) for _, p in files), "files:" + ",".join(p.name for _, p in files)))
-    return [found[k] for k in sorted(found)]
+            if isinstance(c.unpack, Path):
+                c.path = dest
+                _extract(c.unpack, dest, limits)
+                c.path = _part_dir(dest, parts, limits)
+            else:
+                for part, path in c.unpack:
+                    shutil.copyfile(path, dest / f"{part}{path.suffix}", follow_symlinks=False)
+                c.path = dest
+        except Exception as exc:  # noqa: BLE001 - a bad zip (or anything odd) costs that student alone
+            what = c.source.split(":", 1)[-1]
+            c.problem = f"{what} was not unpacked: {str(exc)[:500] or type(exc).__name__}"
+        finally:
+            c.unpack = None
+    return candidates
 
 
 def shard_of(candidates, shard):
@@ -170,15 +283,23 @@ def parse_shard(text):
     return int(match.group(1)), int(match.group(2))
 
 
-def submission_hash(path, parts):
-    """sha256 of the part files that grading reads (name and content)."""
-    from autograder.load import find_part_file
+def submission_hash(path, parts, problem=""):
+    """sha256 of what grading reads: the part files' names and contents (a file that cannot be
+    read, such as a link, by the reason it is refused: nothing is read through a link), or the
+    reason the submission was refused."""
+    from autograder.load import Unreadable, find_part_file, read_part
     digest = hashlib.sha256()
+    if problem:
+        digest.update(f"refused:{problem}".encode())
+        return digest.hexdigest()
     for part in parts:
         found = find_part_file(path, part)
         digest.update(f"{part}:{found.name if found else '-'}\n".encode())
         if found:
-            digest.update(found.read_bytes())
+            try:
+                digest.update(read_part(found))
+            except Unreadable as exc:
+                digest.update(f"unreadable:{exc}".encode())
     return digest.hexdigest()
 
 
@@ -211,7 +332,7 @@ def _graded_ids(rubric, only, skip):
 
 
 def _student_record(candidate, scored, fingerprint, extra, rubric):
-    results = report.gradescope(scored, fingerprint)
+    results = report.gradescope(scored, fingerprint, extra.get("notes") or ())
     results.setdefault("extra_data", {}).update({
         "student_id": candidate.student_id, "timestamp": candidate.timestamp, "source": candidate.source,
         "assignment": rubric["assignment"], "max_score": sum(s.max_points for s in scored), **candidate.info, **extra})
@@ -220,14 +341,36 @@ def _student_record(candidate, scored, fingerprint, extra, rubric):
 
 def _failed_everything(ids, rubric, message):
     return [Scored(i, rubric["checks"][i].get("title", i), 0, rubric["checks"][i]["points"], False, message,
-                        rubric["checks"][i]["visibility"]) for i in ids]
+                   rubric["checks"][i]["visibility"]) for i in ids]
+
+
+def _grader_error(ids, rubric, exc, extra):
+    """Every item of a student the grader failed: a grader error (in `extra`), never their mistake."""
+    extra["grader_error"] = f"{type(exc).__name__}: {report.bounded(str(exc), 2000)}"
+    return _failed_everything(ids, rubric, f"grader error, not your code's fault (re-grading will retry): "
+                                           f"{report.bounded(str(exc), 500)}")
 
 
 def _write_student(out, candidate, scored, results, rubric):
+    """results.json and report.html. A report that cannot be drawn (odd details from a check) is
+    replaced by a plain one and recorded as a grader error; the scores stand."""
     folder = Path(out) / "students" / candidate.student_id
     folder.mkdir(parents=True, exist_ok=True)
+    title = f"{rubric['assignment']}: {candidate.student_id}"
+    try:
+        page = report.html_page(scored, title=title)
+    except Exception as exc:  # noqa: BLE001 - a report bug is the grader's, and this student's alone
+        results["extra_data"]["grader_error"] = f"report.html: {type(exc).__name__}: {report.bounded(str(exc), 1000)}"
+        page = report.html_page([replace(s, details={}) for s in scored], title=title)
     _write(folder / "results.json", json.dumps(results, indent=1, allow_nan=False))
-    _write(folder / "report.html", report.html_page(scored, title=f"{rubric['assignment']}: {candidate.student_id}"))
+    _write(folder / "report.html", page)
+
+
+def _valid(record):
+    """A results.json this module wrote (a re-run reads them back; anything else is graded again)."""
+    return (isinstance(record, dict) and isinstance(record.get("extra_data"), dict)
+            and isinstance(record["extra_data"].get("student_id"), str) and isinstance(record.get("tests"), list)
+            and isinstance(record.get("score"), (int, float)))
 
 
 def _gpus():
@@ -243,87 +386,126 @@ def _gpus():
     return [str(i) for i, line in enumerate(listing.splitlines()) if line.startswith("GPU ")]
 
 
-def grade_batch(submissions, out, jobs=1, shard=None, device="cpu", per_gpu=1, only=None, skip=None, limits=None,
-                roster=None, duedate="", force=False, threads=1, log=sys.stderr, seed=None):
-    """Grade every (or this shard's) submission under `submissions` into `out`; returns the records.
-    seed: the checks' seed (default grading.yml's; each sandbox server draws its own when `random`)."""
+def plan_jobs(jobs, per_gpu, gpus):
+    """How many submissions are graded at once: --jobs when given (at most per_gpu per GPU when
+    --per-gpu is given too), else per_gpu (default 1) on each GPU, else 1."""
+    if not gpus:
+        return max(1, jobs or 1)
+    if jobs is None:
+        return len(gpus) * (per_gpu or 1)
+    return max(1, min(jobs, len(gpus) * per_gpu) if per_gpu else jobs)
+
+
+def grade_batch(submissions, out, jobs=None, shard=None, device="cpu", per_gpu=None, only=None, skip=None,
+                limits=None, roster=None, duedate="", force=False, threads=1, log=sys.stderr, seed=None):
+    """Grade every (or this shard's) submission under `submissions` into `out`; returns the records,
+    one per discovered submission, whatever failed on the way (a grader error is recorded as such).
+    jobs/per_gpu: see plan_jobs. seed: the checks' seed (default grading.yml's; each sandbox server
+    draws its own when `random`)."""
+    from autograder.load import submission_notes
     rubric = load_rubric()
     out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    preflight.check_machine(device, out)  # a fault of the machine stops here, before any student is graded
     os.chmod(out, 0o700)  # student code never reads other students' work or results (sandbox hides it too)
-    candidates = shard_of(discover(submissions, out, rubric), shard)
+    candidates = shard_of(discover(submissions, out, rubric, log), shard)
     people = _roster(roster)
     for candidate in candidates:
         candidate.info = people.get(candidate.student_id, {})
     ids = _graded_ids(rubric, only, skip)
     limit_values = load_limits(rubric, limits)
     key = grader_hash(ids, limit_values, device)
-    todo = []
+    todo, kept = [], {}
     for candidate in candidates:
-        digest = submission_hash(candidate.path, rubric["parts"])
+        try:
+            digest = submission_hash(candidate.path, rubric["parts"], candidate.problem)
+        except Exception as exc:  # noqa: BLE001 - unreadable as a whole: graded, and refused there
+            digest = submission_hash(candidate.path, rubric["parts"], f"unreadable: {exc}")
         previous = _read_json(out / "students" / candidate.student_id / "results.json")
-        extra = (previous or {}).get("extra_data", {})
+        extra = previous.get("extra_data", {}) if _valid(previous) else {}
         if (not force and extra.get("submission_sha256") == digest and extra.get("grader_sha256") == key
                 and not extra.get("grader_error")):
+            kept[candidate.student_id] = previous
             continue
         todo.append((candidate, digest))
-    print(f"{len(candidates)} submissions{f' (shard {shard[0]}/{shard[1]})' if shard else ''}: "
-          f"{len(candidates) - len(todo)} already graded, {len(todo)} to grade with {jobs} job(s)", file=log)
     gpus = _gpus() if device == "cuda" else []
-    if gpus and per_gpu:
-        jobs = min(jobs, len(gpus) * per_gpu) if jobs else len(gpus) * per_gpu
+    jobs = plan_jobs(jobs, per_gpu, gpus)
+    print(f"{len(candidates)} submissions{f' (shard {shard[0]}/{shard[1]})' if shard else ''}: "
+          f"{len(candidates) - len(todo)} already graded, {len(todo)} to grade with {jobs} job(s)"
+          + (f" on {len(gpus)} GPU(s)" if gpus else ""), file=log)
     work = queue.Queue()
     for item in todo:
         work.put(item)
-    done, lock = [0], threading.Lock()
+    done, lock, graded = [0], threading.Lock(), {}
     private = [Path(submissions).resolve(), out]
+
+    def grade_one(box, candidate, digest, env):
+        """(box, results): the sandbox server is started on first use and dropped when it failed."""
+        extra = {"submission_sha256": digest, "grader_sha256": key, "duedate": duedate or ""}
+        try:
+            extra["notes"] = [] if candidate.problem else submission_notes(candidate.path, rubric["parts"])
+            if candidate.problem:
+                scored, fingerprint = _failed_everything(ids, rubric, candidate.problem), {}
+            else:
+                if box is None:
+                    box = Sandbox(device=device, limits=limits, threads=threads, private_dirs=private, env=env,
+                                  seed=seed)
+                    box.start()
+                result = box.grade(candidate.path, ids)
+                scored, fingerprint = result.scored, result.fingerprint
+                extra["parts"], extra["seconds"] = result.parts, result.seconds
+        except Exception as exc:  # noqa: BLE001 - the grader failed, not the student: never stop the batch
+            if box is not None:
+                box.close()
+            box = None
+            scored, fingerprint = _grader_error(ids, rubric, exc, extra), {}
+        results = _student_record(candidate, scored, fingerprint, extra, rubric)
+        try:
+            _write_student(out, candidate, scored, results, rubric)
+        except Exception as exc:  # noqa: BLE001 - e.g. the disk is full: this student's grader error
+            results["extra_data"]["grader_error"] = (f"the results could not be written: {type(exc).__name__}: "
+                                                     f"{report.bounded(str(exc), 1000)}")
+        return box, results
 
     def worker(number):
         env = dict(os.environ)
         if gpus:
             env["CUDA_VISIBLE_DEVICES"] = gpus[number % len(gpus)]
         box = None
-        while True:
-            try:
-                candidate, digest = work.get_nowait()
-            except queue.Empty:
-                break
-            started = time.monotonic()
-            extra = {"submission_sha256": digest, "grader_sha256": key, "duedate": duedate or ""}
-            try:
-                if candidate.problem:
-                    scored, fingerprint = _failed_everything(ids, rubric, candidate.problem), {}
-                else:
-                    if box is None:
-                        box = Sandbox(device=device, limits=limits, threads=threads, private_dirs=private, env=env,
-                                      seed=seed)
-                        box.start()
-                    graded = box.grade(candidate.path, ids)
-                    scored, fingerprint = graded.scored, graded.fingerprint
-                    extra["parts"], extra["seconds"] = graded.parts, graded.seconds
-            except Exception as exc:  # noqa: BLE001 - the grader failed, not the student: never stop the batch
-                if box is not None:
-                    box.close()
-                box = None
-                scored, fingerprint = _failed_everything(
-                    ids, rubric, f"grader error, not your code's fault (re-grading will retry): {exc}"), {}
-                extra["grader_error"] = f"{type(exc).__name__}: {exc}"[:2000]
-            results = _student_record(candidate, scored, fingerprint, extra, rubric)
-            _write_student(out, candidate, scored, results, rubric)
-            with lock:
-                done[0] += 1
-                print(f"[{done[0]}/{len(todo)}] {candidate.student_id}: {results['score']:g}/"
-                      f"{results['extra_data']['max_score']:g} in {time.monotonic() - started:.1f} s", file=log)
-        if box is not None:
-            box.close()
+        try:
+            while True:
+                try:
+                    candidate, digest = work.get_nowait()
+                except queue.Empty:
+                    break
+                started = time.monotonic()
+                try:
+                    box, results = grade_one(box, candidate, digest, env)
+                except Exception as exc:  # noqa: BLE001 - a bug of this module: still this student's alone
+                    box, extra = None, {"submission_sha256": digest, "grader_sha256": key}
+                    results = _student_record(candidate, _grader_error(ids, rubric, exc, extra), {}, extra, rubric)
+                with lock:
+                    graded[candidate.student_id] = results
+                    done[0] += 1
+                    print(f"[{done[0]}/{len(todo)}] {candidate.student_id}: {results['score']:g}/"
+                          f"{results['extra_data']['max_score']:g} in {time.monotonic() - started:.1f} s"
+                          + (" (grader error)" if results["extra_data"].get("grader_error") else ""), file=log)
+        finally:
+            if box is not None:
+                box.close()
 
-    pool = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(max(1, jobs))]
+    pool = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(jobs)]
     for thread in pool:
         thread.start()
     for thread in pool:
         thread.join()
-    records = [_read_json(out / "students" / c.student_id / "results.json") for c in candidates]
-    records = [r for r in records if r]
+    records = []
+    for candidate in candidates:  # every discovered submission has a row, graded or not
+        record = graded.get(candidate.student_id) or kept.get(candidate.student_id)
+        if record is None:
+            extra = {}
+            scored = _grader_error(ids, rubric, RuntimeError("never graded (a grading worker stopped)"), extra)
+            record = _student_record(candidate, scored, {}, extra, rubric)
+        records.append(record)
     write_class_outputs(out, records, rubric)
     from autograder.similarity import class_report
     class_report({c.student_id: c.path for c in candidates if not c.problem}, out, rubric, log)

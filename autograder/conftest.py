@@ -52,6 +52,8 @@ def _isolated(config):
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     config.stash[RESULTS] = []
+    from autograder.preflight import pytest_preflight
+    pytest_preflight(config)  # a fault of the machine (CUDA, output folder, disk) stops here, never a student's 0
     # The output folder exists, owned by the grader, before any student code runs.
     Path(config.getoption("--grading-out")).mkdir(parents=True, exist_ok=True)
     if not getattr(config.option, "xmlpath", None):

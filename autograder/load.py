@@ -6,13 +6,23 @@ and nbgrader test cells; a .py file is split into its top-level statements, whic
 one. So a syntax error or an exception costs only the names that its cell or statement would
 have defined: the checks that need those names fail with a message naming the cell or line,
 and every other check is graded as usual.
+
+A part file is read as Python reads it (a PEP 263 coding line or a byte-order mark, any line
+endings), and only if it is a regular file of the submission: a symbolic link or a special file
+is refused before anything is read through it (`read_part`). When both `part1_dcgan.ipynb` and
+`part1_dcgan.py` are there, the newer is graded and `choose_part_file` says so.
 """
 import ast
 import contextlib
+import errno
 import io
 import json
 import linecache
+import os
 import re
+import stat
+import time
+import tokenize
 import traceback
 import types
 from dataclasses import dataclass, field
@@ -53,6 +63,23 @@ class MissingName(Exception):
     """A name a check needs is not defined by the submission; the message says why."""
 
 
+class Unreadable(Exception):
+    """A part file the grader refuses to read (a link, a special file, too large, not decodable)."""
+
+
+class _AllNames:
+    """`defines` of an error that cost the whole file: every name."""
+
+    def __contains__(self, name):
+        return True
+
+
+def submission_limits():
+    """grading.yml's `submissions:` section: the largest file, archive and folder tree read."""
+    from autograder.rubric import load_rubric
+    return load_rubric()["submissions"]
+
+
 @dataclass
 class Submission:
     root: Path
@@ -79,17 +106,81 @@ class Submission:
         return module
 
 
+def read_part(path):
+    """The bytes of a part file. A symbolic link or a special file (fifo, device, socket, folder)
+    is refused before anything is read through it: the final component is opened with O_NOFOLLOW
+    and checked on the open descriptor, so nothing can be swapped in between. A link is refused
+    rather than resolved because its target is outside what the student submitted, or could be
+    (a link into the reference or a classmate's folder would be graded as theirs)."""
+    path, limit = Path(path), int(submission_limits()["file_bytes"])
+    refuse = f"{path.name} is {{}}: the grader reads only regular files, submit the file itself"
+    try:
+        mode = os.lstat(path).st_mode
+        if stat.S_ISLNK(mode):
+            raise Unreadable(refuse.format("a symbolic link"))
+        if not stat.S_ISREG(mode):
+            raise Unreadable(refuse.format("not a regular file (a folder, fifo, device or socket)"))
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        raise Unreadable(refuse.format("a symbolic link") if exc.errno == errno.ELOOP
+                         else f"{path.name} could not be opened: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as f:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise Unreadable(refuse.format("not a regular file"))
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise Unreadable(f"{path.name} is larger than {limit / 1e6:g} MB, the most the grader reads: "
+                         "clear the notebook's outputs (Kernel > Restart & Clear Output) and submit again")
+    return data
+
+
+def decode_python(data, name):
+    """The text of a .py file as Python reads it: its PEP 263 coding line or UTF-8 byte-order mark
+    (tokenize.detect_encoding, what the interpreter uses), universal newlines. Bytes that are not
+    of the encoding are refused where `import` refuses them (in code and strings) and replaced where
+    it lets them be (in comments: compile() of the bytes, what importlib runs, succeeds)."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        return io.TextIOWrapper(io.BytesIO(data), encoding).read()
+    except SyntaxError as exc:  # an unknown or inconsistent coding line
+        raise Unreadable(f"{name}: {exc.msg if hasattr(exc, 'msg') else exc}") from None
+    except UnicodeDecodeError as exc:
+        try:
+            compile(data, name, "exec", dont_inherit=True)
+            return io.TextIOWrapper(io.BytesIO(data), encoding, errors="replace").read()
+        except (SyntaxError, ValueError):
+            pass
+        line = data[:exc.start].count(b"\n") + 1
+        raise Unreadable(f"{name} line {line} is not valid {exc.encoding} (byte {data[exc.start:exc.start + 1]!r}), "
+                         f"as Python would refuse it too: save the file as UTF-8, or declare its encoding on "
+                         f"its first line (# -*- coding: latin-1 -*-)") from None
+
+
+def _lines(text):
+    """Lines as Python counts them: split at \\n only (str.splitlines also splits at \\f, \\x1c, ...)."""
+    return io.StringIO(text).readlines()
+
+
 def _notebook_blocks(path):
-    notebook = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        notebook = json.loads(read_part(path))  # bytes: json detects UTF-8/16/32 and a byte-order mark
+    except ValueError as exc:
+        raise Unreadable(f"{path.name} is not a notebook (not valid JSON: {str(exc)[:200]})") from None
+    if not isinstance(notebook, dict) or not isinstance(notebook.get("cells", []), list):
+        raise Unreadable(f"{path.name} is not a notebook (no list of cells)")
     blocks = []
     for cell in notebook.get("cells", []):
-        if cell.get("cell_type") != "code":
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        meta = cell.get("metadata", {})
-        nbgrader = meta.get("nbgrader", {})
-        if SKIP_TAGS & set(meta.get("tags", [])) or (nbgrader.get("grade") and not nbgrader.get("solution")):
+        meta = cell.get("metadata") if isinstance(cell.get("metadata"), dict) else {}
+        nbgrader = meta.get("nbgrader") if isinstance(meta.get("nbgrader"), dict) else {}
+        tags = meta.get("tags") if isinstance(meta.get("tags"), list) else []
+        if SKIP_TAGS & set(map(str, tags)) or (nbgrader.get("grade") and not nbgrader.get("solution")):
             continue
-        source = "".join(cell.get("source", ""))
+        source = cell.get("source", "")
+        source = "".join(str(line) for line in source) if isinstance(source, list) else str(source)
+        source = source.replace("\r\n", "\n").replace("\r", "\n")  # a cell saved on Windows or classic Mac OS
         # IPython magics and shell escapes are not Python: a notebook runs them, the grader skips them.
         source = re.sub(r"^(\s*)[%!].*$", r"\1pass", source, flags=re.M)
         blocks.append(Block("", source))
@@ -100,8 +191,8 @@ def _notebook_blocks(path):
 
 def _python_blocks(path):
     """Split a module into its top-level statements, so one bad statement fails alone."""
-    source = path.read_text(encoding="utf-8")
-    lines = source.splitlines(keepends=True)
+    source = decode_python(read_part(path), path.name)
+    lines = _lines(source)
     try:
         starts = [min([n.lineno] + [d.lineno for d in getattr(n, "decorator_list", [])]) - 1
                   for n in ast.parse(source).body]
@@ -161,7 +252,7 @@ def run_blocks(part, blocks):
     for block in blocks:
         filename = f"{part.path.name} {block.where}"
         padded = "\n" * (block.first_line - 1) + block.source
-        linecache.cache[filename] = (len(padded), None, padded.splitlines(keepends=True), filename)
+        linecache.cache[filename] = (len(padded), None, _lines(padded), filename)
         try:
             code = compile(padded, filename, "exec")
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
@@ -172,21 +263,55 @@ def run_blocks(part, blocks):
     part.output = out.getvalue()
 
 
-def find_part_file(root, part_name):
+def choose_part_file(root, part_name):
+    """(the part's file or None, a note for the student or ""). When both the notebook and the .py
+    are there, the one modified last is graded (the other is most likely a stale copy); when their
+    times are within 2 s (a zip's resolution, or a fresh git checkout) the notebook, the format the
+    assignment is released in and nbgrader grades. The note says which and why, never silently."""
     root = Path(root)
-    if root.is_file():
-        return root if root.stem == part_name else None
-    for suffix in (".ipynb", ".py"):
-        candidate = root / f"{part_name}{suffix}"
-        if candidate.exists():
-            return candidate
-    return None
+    if not os.path.isdir(root):
+        return (root if root.stem == part_name and os.path.lexists(root) else None), ""
+    found = [p for p in (root / f"{part_name}.ipynb", root / f"{part_name}.py") if os.path.lexists(p)]
+    if len(found) < 2:
+        return (found[0] if found else None), ""
+    notebook, script = found
+    times = {p: os.lstat(p).st_mtime for p in found}
+    if times[script] > times[notebook] + 2:
+        chosen, why = script, "it was modified after"
+    elif times[notebook] > times[script] + 2:
+        chosen, why = notebook, "it was modified after"
+    else:
+        chosen, why = notebook, ("the two were saved at the same time and the notebook is the released format: "
+                                 "it was preferred to")
+    other = script if chosen is notebook else notebook
+    stamp = lambda p: time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(times[p]))  # noqa: E731
+    return chosen, (f"both {notebook.name} and {script.name} are in your submission: the grader graded "
+                    f"{chosen.name} ({stamp(chosen)}) because {why} {other.name} ({stamp(other)}); "
+                    f"remove the one you do not want graded")
+
+
+def find_part_file(root, part_name):
+    return choose_part_file(root, part_name)[0]
+
+
+def submission_notes(root, part_names):
+    """What the student must know about how their files were read (which of two files was graded)."""
+    return [note for note in (choose_part_file(root, p)[1] for p in part_names) if note]
+
+
+def part_blocks(path):
+    """The blocks of a part file; Unreadable when the file cannot be read as Python would."""
+    return _notebook_blocks(path) if path.suffix == ".ipynb" else _python_blocks(path)
 
 
 def load_part(root, part_name):
     part = Part(part_name, find_part_file(root, part_name))
     if part.path is not None:
-        blocks = _notebook_blocks(part.path) if part.path.suffix == ".ipynb" else _python_blocks(part.path)
+        try:
+            blocks = part_blocks(part.path)
+        except Unreadable as exc:
+            part.errors.append(CodeError("(the whole file)", str(exc), _AllNames()))
+            return part
         run_blocks(part, blocks)
     return part
 

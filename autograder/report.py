@@ -1,10 +1,16 @@
-"""Stage 4: report scored checks: a terminal table, Gradescope's results.json, an HTML page."""
+"""Stage 4: report scored checks: a terminal table, Gradescope's results.json, an HTML page.
+
+Every message is quoted at most grading.yml's `submissions: message_chars` long (`bounded`), before
+anything formats it: what a student's code sends (a 20 MB exception message) costs a report no
+more than that, in size or in time.
+"""
 import base64
 import html
 import io
 import json
 import textwrap
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 
@@ -23,6 +29,29 @@ class Scored:
     seconds: float = 0.0
 
 
+@lru_cache(maxsize=None)
+def _message_chars():
+    from autograder.rubric import load_rubric
+    return int(load_rubric()["submissions"]["message_chars"])
+
+
+def bounded(text, limit=None):
+    """`text` if it is at most `limit` characters (grading.yml's message_chars), else its head and
+    its tail with a note of how much was cut between them: linear time, bounded size."""
+    text = text if isinstance(text, str) else str(text)
+    limit = limit or _message_chars()
+    if len(text) <= limit:
+        return text
+    note = f"\n[... {len(text) - limit:,} characters cut: the message was {len(text):,} characters long ...]\n"
+    head = max(0, (limit * 2) // 3)
+    return text[:head] + note + text[len(text) - (limit - head):]
+
+
+def _shown(s):
+    """What a report says of one item: its message when it failed, else its title; bounded."""
+    return bounded(s.message if not s.passed else s.title)
+
+
 def totals(scored):
     return sum(s.points for s in scored), sum(s.max_points for s in scored)
 
@@ -33,7 +62,7 @@ def table(scored, width=100):
     lines = [f"{'check':{id_width}}{'points':>9}  message", "-" * width]
     for s in scored:
         mark = "ok" if s.passed else "FAIL"
-        message = textwrap.wrap(s.message if not s.passed else s.title, width - id_width - 11) or [""]
+        message = textwrap.wrap(_shown(s), width - id_width - 11) or [""]
         lines.append(f"{s.id:{id_width}}{s.points:>4g}/{s.max_points:<4g}  {mark}: {message[0]}")
         lines += [" " * (id_width + 11) + more for more in message[1:]]
     got, out_of = totals(scored)
@@ -41,15 +70,18 @@ def table(scored, width=100):
     return "\n".join(lines)
 
 
-def gradescope(scored, fingerprint=None):
-    """results.json in Gradescope's autograder schema."""
+def gradescope(scored, fingerprint=None, notes=()):
+    """results.json in Gradescope's autograder schema; `notes` (how the submission was read, e.g.
+    which of two files was graded) become its top-level output, shown above the tests."""
     got, _ = totals(scored)
     results = {
         "score": got,
         "tests": [{"name": f"{s.id}: {s.title}", "score": s.points, "max_score": s.max_points,
-                   "status": "passed" if s.passed else "failed", "output": s.message if not s.passed else "ok",
+                   "status": "passed" if s.passed else "failed", "output": bounded(s.message) if not s.passed else "ok",
                    "visibility": s.visibility} for s in scored],
     }
+    if notes:
+        results["output"] = bounded("\n".join(notes))
     if fingerprint:
         results["extra_data"] = {"fingerprint": fingerprint}
     return results
@@ -68,7 +100,7 @@ def _figures(details):
     import matplotlib.pyplot as plt
 
     pngs = []
-    grids = {k: v for k, v in details.items() if k.endswith("samples")}
+    grids = {k: v for k, v in details.items() if str(k).endswith("samples")}
     if grids:
         fig, axes = plt.subplots(1, len(grids), figsize=(4 * len(grids), 4), squeeze=False)
         for ax, (name, grid) in zip(axes[0], grids.items()):
@@ -77,7 +109,7 @@ def _figures(details):
             ax.axis("off")
         pngs.append(_png(fig))
         plt.close(fig)
-    curves = {k: v for k, v in details.items() if k.endswith("losses")}
+    curves = {k: v for k, v in details.items() if str(k).endswith("losses")}
     if curves:
         fig, ax = plt.subplots(figsize=(8, 3))
         for name, values in curves.items():
@@ -127,7 +159,7 @@ def draw_band(ax_fid, ax_accuracy, runs, fid_max, accuracy_min):
 
 def _details_table(details):
     """The check's figures (FID, band, seed...) as a small two-column table; curves and images are drawn."""
-    rows = "".join(f"<tr><td>{html.escape(str(k).replace('_', ' '))}</td><td>{html.escape(_number(v))}</td></tr>"
+    rows = "".join(f"<tr><td>{html.escape(bounded(str(k), 100).replace('_', ' '))}</td><td>{html.escape(bounded(_number(v), 300))}</td></tr>"
                    for k, v in details.items() if isinstance(v, (int, float, str)) and v != "")
     return f'<table class="details">{rows}</table>' if rows else ""
 
@@ -140,10 +172,15 @@ def html_page(scored, title="Grading report"):
     got, out_of = totals(scored)
     rows = []
     for s in scored:
-        figures = "".join(f'<br><img src="data:image/png;base64,{p}">' for p in _figures(s.details))
-        extra = _details_table(s.details)
+        details = s.details if isinstance(s.details, dict) else {}
+        try:
+            figures = "".join(f'<br><img src="data:image/png;base64,{p}">' for p in _figures(details))
+        except Exception as exc:  # noqa: BLE001 - odd details cost their figures, not the report
+            why = html.escape(bounded(f"{type(exc).__name__}: {exc}", 300))
+            figures = f"<br><small>(figures not drawn: {why})</small>"
+        extra = _details_table(details)
         rows.append(f'<tr class="{"ok" if s.passed else "fail"}"><td>{html.escape(s.id)}</td>'
-                    f"<td>{s.points:g} / {s.max_points:g}</td><td>{html.escape(s.message if not s.passed else s.title)}"
+                    f"<td>{s.points:g} / {s.max_points:g}</td><td>{html.escape(_shown(s))}"
                     f"{extra}{figures}</td></tr>")
     return f"""<!doctype html><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;margin:2em}}td{{padding:4px 8px;vertical-align:top;border-bottom:1px solid #ddd}}
@@ -153,12 +190,12 @@ table.details{{font-size:small;margin:4px 0}}table.details td{{padding:1px 8px;b
 {''.join(rows)}</table>"""
 
 
-def write_all(scored, out_dir, fingerprint=None):
+def write_all(scored, out_dir, fingerprint=None, notes=()):
     """results.json and report.html under out_dir; returns their paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results = out_dir / "results.json"
-    results.write_text(json.dumps(gradescope(scored, fingerprint), indent=1))
+    results.write_text(json.dumps(gradescope(scored, fingerprint, notes), indent=1))
     page = out_dir / "report.html"
     page.write_text(html_page(scored))
     return results, page

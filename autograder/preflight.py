@@ -1,0 +1,91 @@
+"""Pre-flight: faults of the machine, found before any student is graded (issue 12).
+
+A fault of the machine is never scored as a student's mistake. What can be known before grading
+is checked once, before the first submission, by every front end (`python -m autograder grade`
+and `batch`, `pytest autograder`): CUDA asked for and unusable (no driver, no device), an output
+folder that cannot be created or written, a disk (the output's or the temporary folder the
+sandbox's children work in) without room. Any of them stops the run with a MachineFault that
+names the cause; no student gets a score from a run that failed its pre-flight.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+# Room a grading needs on each disk it writes: a student's reports (0.1-1 MB), the unpacked zips of
+# a class in the output's _work/, the children's work folders (limits.output_bytes each).
+MIN_FREE_BYTES = 256 * 2 ** 20
+CUDA_PROBE = ("import torch\n"
+              "x = torch.ones(8, device='cuda')\n"
+              "assert float((x @ x).item()) == 8.0\n"
+              "print(torch.cuda.device_count(), torch.cuda.get_device_name(0))\n")
+
+
+class MachineFault(Exception):
+    """The machine cannot grade (not any submission's fault): nobody is graded, the message says why."""
+
+
+def check_cuda(timeout=300):
+    """CUDA works: a child process (the grading process never initialises CUDA) puts a tensor on
+    the device and computes with it. Returns what it saw ("1 NVIDIA H100 ...")."""
+    try:
+        run = subprocess.run([sys.executable, "-c", CUDA_PROBE], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise MachineFault(f"--device cuda: a first CUDA operation did not finish within {timeout} s") from None
+    if run.returncode != 0:
+        lines = [line for line in run.stderr.strip().splitlines() if line.strip()]
+        why = lines[-1] if lines else f"the probe exited with status {run.returncode}"
+        raise MachineFault(f"--device cuda, but CUDA is not usable on this machine ({why[:500]}). Fix the driver "
+                           "or the runner, or grade with --device cpu; no submission was graded.")
+    return run.stdout.strip()
+
+
+def _free_bytes(folder):
+    return shutil.disk_usage(folder).free
+
+
+def check_folder(folder, what):
+    """`folder` exists (created if need be), takes a file, and its disk has MIN_FREE_BYTES free."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=folder, prefix=".preflight-", delete=True)
+        with probe:
+            probe.write(b"\0" * 2 ** 20)
+            probe.flush()
+            os.fsync(probe.fileno())
+    except OSError as exc:
+        raise MachineFault(f"{what} {folder} cannot be written: {exc.strerror or exc}; no submission was "
+                           "graded") from None
+    free = _free_bytes(folder)
+    if free < MIN_FREE_BYTES:
+        raise MachineFault(f"the disk of {what} {folder} has {free / 2 ** 20:.0f} MB free, the grader needs "
+                           f"{MIN_FREE_BYTES / 2 ** 20:.0f} MB; no submission was graded")
+
+
+def check_machine(device, out):
+    """Every pre-flight check for a run on `device` writing to `out`; MachineFault on the first fault."""
+    check_folder(out, "the output folder")
+    check_folder(tempfile.gettempdir(), "the temporary folder")
+    if device == "cuda":
+        check_cuda()
+
+
+def pytest_preflight(config):
+    """The pytest front end's pre-flight (autograder/conftest.py): a fault stops the session with
+    the message, before any check runs; what the student must know of how their files are read
+    (which of two files for a part is graded) is said before the checks run."""
+    import pytest
+
+    from autograder.load import submission_notes
+    from autograder.rubric import ROOT, load_rubric
+    try:
+        check_machine(config.getoption("--device"), config.getoption("--grading-out"))
+    except MachineFault as exc:
+        raise pytest.UsageError(f"grader error (this machine, not the submission): {exc}") from None
+    rubric = load_rubric()
+    path = config.getoption("--submission") or ROOT / "assignments" / rubric["assignment"]
+    for note in submission_notes(path, rubric["parts"]):
+        print(f"note: {note}", file=sys.stderr)
