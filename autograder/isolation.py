@@ -59,13 +59,14 @@ def _library_binds():
     return args
 
 
-def _empty_file():
-    """An empty file of ours, bound over a file the namespace must not read (/dev/null cannot be:
-    device files are not opened there)."""
-    path = Path(tempfile.gettempdir()) / f"autograder-empty-{os.getuid()}"
-    if not path.is_file() or path.stat().st_size or path.is_symlink():
-        fd, name = tempfile.mkstemp(prefix="autograder-empty-")
+def _unreadable_file():
+    """An empty file of ours that no one may read (mode 000; the namespace has no capability to
+    override it), bound over a file the namespace must not read."""
+    path = Path(tempfile.gettempdir()) / f"autograder-unreadable-{os.getuid()}"
+    if path.is_symlink() or not path.is_file() or path.stat().st_size or path.stat().st_mode & 0o777:
+        fd, name = tempfile.mkstemp(prefix="autograder-unreadable-")
         os.close(fd)
+        os.chmod(name, 0)
         os.replace(name, path)
     return str(path)
 
@@ -98,7 +99,7 @@ def _python_binds():
         if target.is_dir():
             args += ["--tmpfs", str(target)]
         elif target.exists():
-            args += ["--ro-bind", _empty_file(), str(target)]
+            args += ["--ro-bind", _unreadable_file(), str(target)]
     return args
 
 
@@ -127,8 +128,10 @@ def environment(threads):
 def command(argv, device, work_mb, threads):
     """bwrap's command line around argv (a Python command run inside the namespace)."""
     size = str(int(work_mb) * 2 ** 20)
+    # --as-pid-1: no bwrap process inside (it would hold our pipes and the environment it was started
+    # with); the zygote is the namespace's init, which its own processes cannot signal.
     args = [bwrap_binary(), "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
-            "--new-session", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox",
+            "--as-pid-1", "--new-session", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox",
             "--clearenv"]
     for key, value in environment(threads).items():
         args += ["--setenv", key, value]
@@ -150,7 +153,7 @@ def check_bwrap(device="cpu"):
     except IsolationUnavailable as exc:
         return str(exc)
     try:
-        run = subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        run = subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, env={})
     except (OSError, subprocess.SubprocessError) as exc:
         return f"bwrap could not be run: {exc}"
     if run.returncode != 0:

@@ -92,7 +92,7 @@ class Namespace:
     def __init__(self, mode, device, limits, threads):
         self.limits = limits
         argv = [sys.executable, "-m", "autograder.zygote"]
-        env = None
+        env = {}  # bwrap itself gets nothing of ours: the namespace's environment is its --setenv
         if mode == "bwrap":
             argv = isolation.command(argv, device, limits["work_mb"], threads)
         else:
@@ -274,8 +274,8 @@ class Server:
     # ---- loading ----
 
     def _probe(self, part, refused):
-        if part in refused:
-            return {"file": None, "blocks": [], "skip": {}, "failed": refused[part], "sources": {}}
+        if part in refused:  # a name only (nothing was read): the checks that need the part say why
+            return {"file": f"{part}.py", "blocks": [], "skip": {}, "failed": refused[part], "sources": {}}
         if part not in self.files:
             return {"file": None, "blocks": [], "skip": {}, "failed": None, "sources": {}}
         load = float(self.limits["load_seconds"])

@@ -83,7 +83,8 @@ class _CappedStream(io.TextIOBase):
 
 
 MEMORY_WORDS = ("MemoryError", "can't allocate memory", "Cannot allocate memory", "out of memory")
-NETWORK_WORDS = ("Network is unreachable", "network access is disabled", "Cannot assign requested address")
+NETWORK_WORDS = ("Network is unreachable", "Cannot assign requested address", "Connection refused",
+                 "Temporary failure in name resolution", "Name or service not known")
 
 
 def explain(message, limits):
@@ -351,6 +352,7 @@ def _jsonable(value, depth=0):
 # ----------------------------------------------------------------------------------------------
 
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 IPC_RMID = 0
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -468,7 +470,7 @@ class Zygote:
         self.address_space_limit = self.device == "cpu" and not init.get("rss_only")
         if init.get("hidden_source"):  # the file is covered inside the namespace; its code comes from the server
             module = sys.modules[HIDDEN_MODULE]
-            exec(compile(init["hidden_source"], module.__file__, "exec"), vars(module))
+            exec(compile(init["hidden_source"], "autograder/checks/hidden.py", "exec"), vars(module))
         self.context = Context(init["rubric"], {}, self.device, init["seed"])
         self.snapshot = take_snapshot()
         _MODULE_OBJECTS.update({n: m for n, m in sys.modules.items()
@@ -565,7 +567,7 @@ class Zygote:
         """Read the child's messages (bounded: one line at most answer_bytes plus its encoding, at
         most MAX_LINES of them, a line that is not a JSON object ignored) and watch it: time (the
         phase's budget, and `hard` seconds in all, which no message resets), memory, processes."""
-        messages, buffer, scanned = [], bytearray(), 0
+        messages, buffer, scanned, lines = [], bytearray(), 0, 0
         max_line = self.limits["answer_bytes"] * 4 // 3 + 65536  # base64 and the JSON around it
         started = phase_start = time.monotonic()
         phase, check_used = "check", 0.0
@@ -600,9 +602,10 @@ class Zygote:
             while end >= 0 and not finished:
                 line = bytes(buffer[:end])
                 del buffer[:end + 1]
+                lines += 1
                 try:
                     message = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):
                     message = None
                 if isinstance(message, dict):
                     messages.append(message)
@@ -613,7 +616,7 @@ class Zygote:
                         phase, phase_start = message["phase"], now
                     elif message.get("event") in ("result", "found", "failed", "done", "internal_error", "unreadable"):
                         finished = True
-                if len(messages) > MAX_LINES:
+                if lines > MAX_LINES:
                     status, reason = "too_many", (f"too many messages: your code's process sent the grader more than "
                                                   f"{MAX_LINES:,} lines, so it was stopped")
                     break
@@ -841,9 +844,17 @@ def main():
     replies on the original stdout; anything else this process prints goes to stderr."""
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)
+    # Not dumpable: the children (its uid) cannot open its pipes through /proc/<pid>/fd, nor read its
+    # memory or environment; the children inherit it (a process they exec is dumpable again).
+    _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     if os.environ.get("AUTOGRADER_ISOLATION") == "container":  # no namespace to die with: die with the server
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    else:  # hidden.py cannot be read here: its module is made empty, and its code comes from the server
+        sys.modules[HIDDEN_MODULE] = types.ModuleType(HIDDEN_MODULE)
     import autograder.checks  # noqa: F401  (registers every check)
+    package, _, name = HIDDEN_MODULE.rpartition(".")
+    if HIDDEN_MODULE in sys.modules:
+        setattr(sys.modules[package], name, sys.modules[HIDDEN_MODULE])
     _warm_up()  # while the server waits for a submission to hand us
 
     def emit(**message):
@@ -857,7 +868,11 @@ def main():
     zygote.protocol_fds = (protocol.fileno(),)
     emit(event="ready")
     for line in sys.stdin:
-        request = json.loads(line)
+        try:
+            request = json.loads(line)
+            request["op"], request["n"]
+        except (ValueError, TypeError, KeyError):  # not the server's (it cannot be: see PR_SET_DUMPABLE)
+            continue
         try:
             if request["op"] == "probe":
                 reply = {"info": zygote.probe(request["part"])}
