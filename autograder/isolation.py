@@ -15,6 +15,7 @@ Modes (docs/batch.md, "How isolation is chosen"):
   Gradescope and otter do): the container is then the boundary between students, and this mode
   keeps only what our own code does (judge apart, limits, protocol). Chosen by the instructor.
 """
+import functools
 import glob
 import os
 import subprocess
@@ -27,8 +28,7 @@ MODES = ("bwrap", "container")
 SANDBOX_UID = 65534  # `nobody` inside the user namespace; outside, the user running the grader
 # Inside the namespace: only these of the grader's variables (a CI token, a secret of the grader's
 # never reaches student code), and those set here.
-ENV_ALLOWED = ("LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH",
-               "OMP_NUM_THREADS", "AUTOGRADER_SEED")
+ENV_ALLOWED = ("LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH")
 HIDDEN = ("autograder/expected", "autograder/checks/hidden.py")  # covered inside the namespace
 
 
@@ -84,15 +84,22 @@ def _python_binds():
     pairs = {}
     for path in wanted:
         real = os.path.realpath(path)
-        inside_project = (real + os.sep).startswith(str(ROOT) + os.sep) and not (real + os.sep).startswith(venv + os.sep)
+        inside_project = (real + os.sep).startswith(str(ROOT) + os.sep) and not (
+            real + os.sep).startswith(venv + os.sep)
         if not inside_project and not real.startswith(("/usr/lib", "/lib")):
             pairs[real] = os.path.abspath(path)
-    args = []
+    args, bound = [], [*pairs, "/usr/lib", "/lib"]
     for real in sorted(pairs):
         if not any(real.startswith(other + os.sep) for other in pairs):  # nested in a bind already made
             args += ["--ro-bind", real, real]
         if pairs[real] != real:
             args += ["--symlink", real, pairs[real]]
+    path = os.path.abspath(sys.executable)  # the links from the venv's python to the interpreter
+    while os.path.islink(path):
+        target = os.readlink(path)
+        if not any((path + os.sep).startswith(b + os.sep) for b in bound):
+            args += ["--symlink", target, path]
+        path = os.path.normpath(os.path.join(os.path.dirname(path), target))
     args += ["--ro-bind", str(ROOT / "autograder"), str(ROOT / "autograder")]
     for hidden in HIDDEN:
         target = ROOT / hidden
@@ -131,34 +138,45 @@ def command(argv, device, work_mb, threads):
     # --as-pid-1: no bwrap process inside (it would hold our pipes and the environment it was started
     # with); the zygote is the namespace's init, which its own processes cannot signal.
     args = [bwrap_binary(), "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
-            "--as-pid-1", "--new-session", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox",
+            "--as-pid-1", "--new-session", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID),
+            "--hostname", "sandbox",
             "--clearenv"]
     for key, value in environment(threads).items():
         args += ["--setenv", key, value]
+    args += ["--size", size, "--tmpfs", "/tmp"]  # first: a venv under /tmp is bound over it
     args += _library_binds() + _python_binds()
     args += ["--proc", "/proc", "--dev", "/dev"]
     if device != "cpu":
         args += _gpu_binds()
-    args += ["--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm",
-             "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/tmp", "--", *argv]
+    args += ["--size", size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev", "--remount-ro", "/",
+             "--chdir", "/tmp", "--", *argv]
     return args
 
 
+@functools.lru_cache(maxsize=None)
 def check_bwrap(device="cpu"):
-    """Run the real thing once (`python -c pass` in the namespace a submission gets): None if it
-    works, else why not, in words. Sysctls are not read: a container can forbid user namespaces in
-    ways no sysctl shows (seccomp, AppArmor), so only running bwrap tells."""
+    """Run the real thing once per process and device (Python importing the autograder in the
+    namespace a submission gets; on a GPU, CUDA starting there): None if it works, else why not,
+    in words. Sysctls are not read: a container can forbid user namespaces in ways no sysctl shows
+    (seccomp, AppArmor), so only running bwrap tells."""
+    code = "import autograder"
+    if device != "cpu":
+        code += f"; import torch; torch.zeros(1, device={device!r})"
     try:
-        argv = command([sys.executable, "-c", "import autograder"], device, 1, 1)
+        argv = command([sys.executable, "-c", code], device, 1, 1)
     except IsolationUnavailable as exc:
         return str(exc)
     try:
-        run = subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, env={})
+        run = subprocess.run(argv, capture_output=True, text=True, timeout=180, stdin=subprocess.DEVNULL, env={})
     except (OSError, subprocess.SubprocessError) as exc:
         return f"bwrap could not be run: {exc}"
     if run.returncode != 0:
-        return (f"bwrap cannot create the sandbox here (exit {run.returncode}: {run.stderr.strip()[-500:]}); "
-                "most likely user namespaces are not allowed in this machine or container")
+        if device != "cpu" and "bwrap:" not in run.stderr:
+            return f"{device} does not start inside the sandbox: {run.stderr.strip()[-500:]}"
+        why = run.stderr.strip()[-500:]
+        if any(w in why for w in ("Operation not permitted", "No permissions", "uid map", "user namespace")):
+            why += "; user namespaces are not allowed in this machine or container"
+        return f"bwrap cannot create the sandbox here (exit {run.returncode}: {why})"
     return None
 
 

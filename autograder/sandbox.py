@@ -336,7 +336,8 @@ class Server:
             return result
 
         result = run_tries(rubric_id, self.context, attempt)
-        message = clip(result.message if result.passed else explain(clip(result.message), self.limits), 4 * MESSAGE_CHARS)
+        message = result.message if result.passed else explain(clip(result.message), self.limits)
+        message = clip(message, 4 * MESSAGE_CHARS)
         return Scored(rubric_id, item.get("title", rubric_id), item["points"] if result.passed else 0, item["points"],
                       bool(result.passed), message, item["visibility"], bounded_details(result.details),
                       round(time.monotonic() - started, 2))

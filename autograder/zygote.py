@@ -37,7 +37,7 @@ import tempfile
 import time
 import traceback
 import types
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 PROTECTED_ROOTS = ("torch", "autograder", "numpy")
@@ -575,7 +575,10 @@ class Zygote:
         last_poll, status, reason, finished = started, "ok", "", False
         while not finished:
             now = time.monotonic()
-            left = budget_load - (now - phase_start) if phase == "load" else budget_check - check_used - (now - phase_start)
+            if phase == "load":
+                left = budget_load - (now - phase_start)
+            else:
+                left = budget_check - check_used - (now - phase_start)
             left = min(left, hard - (now - started))
             if left <= 0:
                 status = "timeout"

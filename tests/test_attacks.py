@@ -71,7 +71,8 @@ def graded(tmp_path_factory):
         folder.mkdir()
         for part in PARTS:
             own = ATTACKS_DIR / name / f"{part}.py"
-            source = inline_reference(own.read_text()) if own.exists() else (ROOT / "reference" / f"{part}.py").read_text()
+            reference = ROOT / "reference" / f"{part}.py"
+            source = inline_reference(own.read_text()) if own.exists() else reference.read_text()
             (folder / f"{part}.py").write_text(source)
     links = submissions / LINKS
     links.mkdir()
@@ -125,7 +126,8 @@ def test_an_attack_gets_a_bounded_valid_report_failing_only_what_it_earned(grade
     assert list(tests) == IDS
     for rubric_id, words in ATTACKS[attack].items():
         assert tests[rubric_id]["status"] == "failed", (attack, rubric_id)
-        assert words.lower() in tests[rubric_id]["output"].lower(), (attack, rubric_id, tests[rubric_id]["output"][:500])
+        output = tests[rubric_id]["output"]
+        assert words.lower() in output.lower(), (attack, rubric_id, output[:500])
     wrongly = {i: t["output"][:300] for i, t in tests.items() if i not in ATTACKS[attack] and t["status"] != "passed"}
     assert not wrongly, f"{attack} must leave its other checks alone: {wrongly}"
 
@@ -155,3 +157,24 @@ def test_the_clocks_hold_whatever_the_child_says(graded):
     for attack in ("clock_reset", "huge_messages", "tiny_lines"):
         seconds = graded["records"][attack]["extra_data"]["seconds"]
         assert seconds < 40 + 110, (attack, seconds)
+
+
+@pytest.mark.slow
+def test_the_secrets_attack_finds_them_without_the_namespace(tmp_path, monkeypatch):
+    """The control of `secrets`: graded with `--isolation container` (no namespace: what a machine
+    that grades one submission and is thrown away gives), the same code does find the grader's
+    secret (in its processes' /proc/<pid>/environ) and grading.yml."""
+    from autograder.sandbox import Sandbox
+    secret = f"grader-secret-{secrets.token_hex(8)}"
+    monkeypatch.setenv("GRADER_SECRET", secret)
+    folder = tmp_path / "secrets"
+    folder.mkdir()
+    for part in PARTS:
+        own = ATTACKS_DIR / "secrets" / f"{part}.py"
+        reference = ROOT / "reference" / f"{part}.py"
+        (folder / f"{part}.py").write_text(inline_reference(own.read_text()) if own.exists() else reference.read_text())
+    with Sandbox(device="cpu", limits=str(LIMITS_FILE), isolation="container") as box:
+        graded = box.grade(folder, ["dcgan.bce"])
+    message = graded.scored[0].message
+    assert graded.fingerprint["isolation"]["mode"] == "container"
+    assert secret in message, message[:2000]
