@@ -5,6 +5,7 @@ and any file on the machine holding a classmate's marker; report it all in bce's
 Must not achieve: the secret, grading.yml, the reference, hidden checks or a classmate's byte in
 its report."""
 import os
+import time
 
 from reference.part1_dcgan import *  # noqa: F401,F403
 
@@ -13,23 +14,43 @@ PROJECT = os.environ.get("PYTHONPATH", "/").split(os.pathsep)[0]
 
 def _read(path, size=4000):
     try:
-        with open(path, "rb") as f:
-            return f.read(size).decode("latin-1")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO must not hang the hunt
     except OSError:
         return ""
+    try:
+        return os.read(fd, size).decode("latin-1")
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
+
+
+def _ancestors():
+    pids, pid = [], os.getpid()
+    while pid > 1 and len(pids) < 8:
+        pid = int(_read(f"/proc/{pid}/stat").rsplit(")", 1)[-1].split()[1] or 1)
+        pids.append(str(pid))
+    return pids
 
 
 def _hunt():
     found = {"environ": dict(os.environ)}
-    for pid in ["self", *(p for p in os.listdir("/proc") if p.isdigit())]:
+    deadline = time.monotonic() + 3  # within the check's time: the likeliest places first
+    for pid in ["self", *_ancestors(), *(p for p in os.listdir("/proc") if p.isdigit())]:
+        if time.monotonic() > deadline:
+            break
         found[f"/proc/{pid}/environ"] = _read(f"/proc/{pid}/environ")
         for name in ("grading.yml", "reference/part1_dcgan.py", "autograder/checks/hidden.py",
                      "autograder/expected/architectures.json", "solutions"):
             text = _read(f"/proc/{pid}/root{PROJECT}/{name}", 400)
             if text:
                 found[f"/proc/{pid}/root/{name}"] = text
+    deadline = time.monotonic() + 3
     for top in ("/tmp", "/work", "/home", "/srv", "/mnt", "/opt"):
-        for directory, _, files in os.walk(top):
+        for directory, subdirs, files in os.walk(top):
+            if directory.count("/") > 8 or time.monotonic() > deadline:
+                subdirs[:] = []
+                continue
             for name in files:
                 if name.endswith((".py", ".ipynb", ".yml")) and "site-packages" not in directory:
                     text = _read(os.path.join(directory, name), 200_000)
