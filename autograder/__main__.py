@@ -2,9 +2,11 @@
 
     python -m autograder grade PATH [--out DIR] [--device cpu|cuda] [--only IDS] [--skip IDS]
                                     [--limits FILE] [--threads T] [--seed S] [--no-isolate]
+                                    [--isolation bwrap|container]
     python -m autograder batch SUBMISSIONS --out DIR [--jobs N] [--shard i/n] [--per-gpu K]
                                     [--device cpu|cuda] [--only IDS] [--skip IDS] [--limits FILE]
                                     [--roster CSV] [--duedate TEXT] [--force] [--threads T] [--seed S]
+                                    [--isolation bwrap|container]
     python -m autograder merge DIR... --out DIR
 
 IDS: comma-separated rubric ids. `grade` prints the table and writes results.json and
@@ -28,6 +30,9 @@ def _common(parser):
     parser.add_argument("--skip", type=_ids, default=None, help="do not grade these rubric ids (comma-separated)")
     parser.add_argument("--limits", default=None, help="YAML file whose `limits:` override grading.yml's")
     parser.add_argument("--threads", type=int, default=1, help="torch threads in each child (default 1)")
+    parser.add_argument("--isolation", default="bwrap", choices=("bwrap", "container"),
+                        help="bwrap (default): each submission in namespaces of its own; container: none, only "
+                             "for a container that grades ONE submission and is then thrown away (docs/batch.md)")
     parser.add_argument("--seed", type=int, default=None,
                         help="the checks' seed (default: grading.yml's, drawn afresh when `random`); "
                              "results.json records it: pass it again to replay a grading")
@@ -65,7 +70,7 @@ def main(argv=None):
             return _grade(args)
         if args.command == "batch":
             return _batch(args)
-    except MachineFault as exc:
+    except MachineFault as exc:  # no CUDA, no sandbox, no disk: said loudly, no student is graded
         print(f"grader error (this machine, not the submissions): {exc}", file=sys.stderr)
         return 2
     from autograder.batch import merge as merge_dirs
@@ -81,7 +86,7 @@ def _batch(args):
     records = grade_batch(args.submissions, args.out, jobs=args.jobs, shard=shard, device=device,
                           per_gpu=args.per_gpu, only=args.only, skip=args.skip, limits=args.limits,
                           roster=args.roster, duedate=args.duedate, force=args.force, threads=args.threads,
-                          seed=args.seed)
+                          seed=args.seed, isolation_mode=args.isolation)
     errors = [r["extra_data"]["student_id"] for r in records if r["extra_data"].get("grader_error")]
     print(f"{len(records)} students graded into {args.out}" + (
         f"; grader errors (not the students' fault; a re-run grades them again): {', '.join(errors)}"
@@ -109,14 +114,15 @@ def _grade(args):
     check_machine(args.device, out)  # creates out, owned by the grader, before student code runs
     notes = submission_notes(args.path, rubric["parts"])
     if args.no_isolate:
-        from autograder.score import fingerprint, grade, make_context
+        from autograder.context import fingerprint, make_context
+        from autograder.score import grade
         context = make_context(args.device, seed=args.seed)
         _, scored = grade(args.path, only=ids, context=context)
         stamp = fingerprint(context)
     else:
         from autograder.sandbox import Sandbox
-        with Sandbox(device=args.device, limits=args.limits, threads=args.threads, private_dirs=[out.resolve()],
-                     seed=args.seed) as box:
+        with Sandbox(device=args.device, limits=args.limits, threads=args.threads, seed=args.seed,
+                     isolation=args.isolation) as box:
             graded = box.grade(args.path, ids)
         scored, stamp = graded.scored, graded.fingerprint
         skipped = {p: i["skipped"] for p, i in graded.parts.items() if i["skipped"] or i["failed"]}

@@ -37,7 +37,7 @@ import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from autograder import preflight, report
+from autograder import isolation, preflight, report
 from autograder.rubric import EXPECTED_DIR, RUBRIC_PATH, load_rubric
 from autograder.report import Scored
 from autograder.sandbox import Sandbox, load_limits
@@ -397,12 +397,15 @@ def plan_jobs(jobs, per_gpu, gpus):
 
 
 def grade_batch(submissions, out, jobs=None, shard=None, device="cpu", per_gpu=None, only=None, skip=None,
-                limits=None, roster=None, duedate="", force=False, threads=1, log=sys.stderr, seed=None):
+                limits=None, roster=None, duedate="", force=False, threads=1, log=sys.stderr, seed=None,
+                isolation_mode="bwrap"):
     """Grade every (or this shard's) submission under `submissions` into `out`; returns the records,
     one per discovered submission, whatever failed on the way (a grader error is recorded as such).
     jobs/per_gpu: see plan_jobs. seed: the checks' seed (default grading.yml's; each sandbox server
-    draws its own when `random`)."""
+    draws its own when `random`). isolation_mode: "bwrap", or "container" (opt-in;
+    autograder/isolation.py); refuses (IsolationUnavailable) before grading anyone when it cannot run here."""
     from autograder.load import submission_notes
+    isolation.choose(isolation_mode, device)
     rubric = load_rubric()
     out = Path(out).resolve()
     preflight.check_machine(device, out)  # a fault of the machine stops here, before any student is graded
@@ -436,7 +439,6 @@ def grade_batch(submissions, out, jobs=None, shard=None, device="cpu", per_gpu=N
     for item in todo:
         work.put(item)
     done, lock, graded = [0], threading.Lock(), {}
-    private = [Path(submissions).resolve(), out]
 
     def grade_one(box, candidate, digest, env):
         """(box, results): the sandbox server is started on first use and dropped when it failed."""
@@ -447,8 +449,8 @@ def grade_batch(submissions, out, jobs=None, shard=None, device="cpu", per_gpu=N
                 scored, fingerprint = _failed_everything(ids, rubric, candidate.problem), {}
             else:
                 if box is None:
-                    box = Sandbox(device=device, limits=limits, threads=threads, private_dirs=private, env=env,
-                                  seed=seed)
+                    box = Sandbox(device=device, limits=limits, threads=threads, env=env, seed=seed,
+                                  isolation=isolation_mode)
                     box.start()
                 result = box.grade(candidate.path, ids)
                 scored, fingerprint = result.scored, result.fingerprint

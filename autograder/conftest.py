@@ -30,6 +30,9 @@ def pytest_addoption(parser):
     group.addoption("--device", default=None, help="cpu or cuda (default: cuda when available)")
     group.addoption("--isolate", default="auto", choices=("auto", "yes", "no"),
                     help="run the submission's code in child processes under limits (auto: on Linux)")
+    group.addoption("--isolation", default="bwrap", choices=("bwrap", "container"),
+                    help="bwrap (default): the submission in namespaces of its own; container: none (this "
+                         "machine grades one submission, e.g. your own; docs/batch.md)")
     group.addoption("--limits", default=None, help="YAML file whose `limits:` override grading.yml's")
     group.addoption("--seed", default=None, type=int,
                     help="the checks' seed (default: grading.yml's `seed`, drawn afresh when `random`); "
@@ -65,7 +68,7 @@ def pytest_configure(config):
         from autograder.sandbox import Sandbox
         config.stash[SANDBOX] = Sandbox(
             device=config.getoption("--device"), limits=config.getoption("--limits"), seed=config.stash[SEED],
-            private_dirs=[Path(config.getoption("--grading-out")).resolve()]).launch()
+            isolation=config.getoption("--isolation")).launch()
 
 
 def pytest_sessionstart(session):

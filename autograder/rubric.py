@@ -35,3 +35,33 @@ def grading_seed(rubric, seed=None):
     for value in (seed, os.environ.get("AUTOGRADER_SEED"), rubric.get("seed", "random")):
         if value is not None and value != "":
             return secrets.randbelow(2 ** 31) if value == "random" else int(value)
+
+
+LIMIT_KEYS = ("check_seconds", "load_seconds", "memory_mb", "output_bytes", "answer_bytes", "work_mb",
+              "probe_restarts", "checks")
+
+
+def load_limits(rubric=None, overrides=None):
+    """grading.yml's `limits:` (every key of LIMIT_KEYS, nothing else), then `overrides` (a dict, or
+    a YAML file whose `limits:` section, or whole content, is read) over them."""
+    rubric = rubric or load_rubric()
+    limits = dict(rubric.get("limits") or {})
+    for key, value in read_overrides(overrides).items():
+        limits[key] = {**limits.get(key, {}), **value} if key == "checks" else value
+    limits["checks"] = dict(limits.get("checks") or {})
+    unknown, missing = set(limits) - set(LIMIT_KEYS), set(LIMIT_KEYS) - set(limits)
+    if unknown or missing:
+        raise ValueError(f"grading.yml limits: unknown keys {sorted(unknown)}, missing keys {sorted(missing)}")
+    return limits
+
+
+def read_overrides(overrides):
+    """A dict of limits to override, from a dict or a YAML file (its `limits:` or whole content)."""
+    if overrides is None or isinstance(overrides, dict):
+        return dict(overrides or {})
+    text = yaml.safe_load(Path(overrides).read_text()) or {}
+    return dict(text.get("limits", text))
+
+
+def check_seconds(limits, rubric_id):
+    return float(limits["checks"].get(rubric_id, limits["check_seconds"]))

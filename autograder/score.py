@@ -1,44 +1,9 @@
 """Stage 3: run the rubric's checks on a loaded submission and total the points."""
-import hashlib
-import platform
-from dataclasses import dataclass
-
-import torch
-
 import autograder.checks  # noqa: F401  (registers every check)
 from autograder.checks.registry import REGISTRY, run_check
+from autograder.context import fingerprint, make_context  # noqa: F401  (fingerprint: the front ends' name)
 from autograder.load import load_submission
 from autograder.report import Scored
-from autograder.rubric import EXPECTED_DIR, RUBRIC_PATH, grading_seed, load_expected, load_rubric
-
-
-@dataclass
-class Context:
-    """What a check may use besides the submission: the rubric, the expected values, the device."""
-    rubric: dict
-    expected: dict
-    device: str = "cpu"
-    seed: int = 0
-
-
-def fingerprint(context):
-    """What a disputed grade needs to be re-run identically: software, hardware, rubric, seed."""
-    digest = hashlib.sha256(RUBRIC_PATH.read_bytes())
-    for path in sorted(EXPECTED_DIR.glob("*.json")):
-        digest.update(path.read_bytes())
-    device = torch.device(context.device)
-    return {"torch": torch.__version__, "cuda": torch.version.cuda, "python": platform.python_version(),
-            "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
-            "rubric_sha256": digest.hexdigest(), "seed": context.seed}
-
-
-def default_device():
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def make_context(device=None, rubric=None, seed=None):
-    rubric = rubric or load_rubric()
-    return Context(rubric, load_expected(), device or default_device(), grading_seed(rubric, seed))
 
 
 def score_one(rubric_id, submission, context):

@@ -1,6 +1,7 @@
 """Fault: network access: a download at import (caught by the student's own try), a connection to
-127.0.0.1:9 in kl_divergence and a listening socket in reparameterize: those checks fail,
-"network refused"."""
+127.0.0.1:9 in kl_divergence (fails, "network refused": the namespace has no network, only its own
+loopback) and a listening socket in reparameterize (allowed: it listens on the submission's own
+empty loopback, where no one else is; the check passes)."""
 import socket
 import urllib.request
 

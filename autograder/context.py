@@ -1,0 +1,37 @@
+"""What a check may use besides the submission (the rubric, the expected values, the device, the
+seed), and the fingerprint that lets a disputed grade be re-run identically."""
+import hashlib
+import platform
+from dataclasses import dataclass
+
+import torch
+
+from autograder.rubric import EXPECTED_DIR, RUBRIC_PATH, grading_seed, load_expected, load_rubric
+
+
+@dataclass
+class Context:
+    rubric: dict
+    expected: dict
+    device: str = "cpu"
+    seed: int = 0
+
+
+def fingerprint(context):
+    """What a disputed grade needs to be re-run identically: software, hardware, rubric, seed."""
+    digest = hashlib.sha256(RUBRIC_PATH.read_bytes())
+    for path in sorted(EXPECTED_DIR.glob("*.json")):
+        digest.update(path.read_bytes())
+    device = torch.device(context.device)
+    return {"torch": torch.__version__, "cuda": torch.version.cuda, "python": platform.python_version(),
+            "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+            "rubric_sha256": digest.hexdigest(), "seed": context.seed}
+
+
+def default_device():
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def make_context(device=None, rubric=None, seed=None):
+    rubric = rubric or load_rubric()
+    return Context(rubric, load_expected(), device or default_device(), grading_seed(rubric, seed))

