@@ -405,10 +405,10 @@ def grade_batch(submissions, out, jobs=None, shard=None, device="cpu", per_gpu=N
     draws its own when `random`). isolation_mode: "bwrap", or "container" (opt-in;
     autograder/isolation.py); refuses (IsolationUnavailable) before grading anyone when it cannot run here."""
     from autograder.load import submission_notes
-    isolation.choose(isolation_mode, device)
     rubric = load_rubric()
     out = Path(out).resolve()
     preflight.check_machine(device, out)  # a fault of the machine stops here, before any student is graded
+    isolation.choose(isolation_mode, device)  # then the sandbox, which needs that machine
     os.chmod(out, 0o700)  # student code never reads other students' work or results (sandbox hides it too)
     candidates = shard_of(discover(submissions, out, rubric, log), shard)
     people = _roster(roster)

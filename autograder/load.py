@@ -162,9 +162,11 @@ def _lines(text):
     return io.StringIO(text).readlines()
 
 
-def _notebook_blocks(path):
+def _notebook_blocks(path, data=None):
+    """The code cells of a notebook; `data`: its bytes when they were read already (the sandbox's
+    namespace gets them from the grader, which bounded them, and has no grading.yml to read)."""
     try:
-        notebook = json.loads(read_part(path))  # bytes: json detects UTF-8/16/32 and a byte-order mark
+        notebook = json.loads(read_part(path) if data is None else data)  # bytes: json detects UTF-8/16/32 and a byte-order mark
     except ValueError as exc:
         raise Unreadable(f"{path.name} is not a notebook (not valid JSON: {str(exc)[:200]})") from None
     if not isinstance(notebook, dict) or not isinstance(notebook.get("cells", []), list):
@@ -189,9 +191,9 @@ def _notebook_blocks(path):
     return blocks
 
 
-def _python_blocks(path):
+def _python_blocks(path, data=None):
     """Split a module into its top-level statements, so one bad statement fails alone."""
-    source = decode_python(read_part(path), path.name)
+    source = decode_python(read_part(path) if data is None else data, path.name)
     lines = _lines(source)
     try:
         starts = [min([n.lineno] + [d.lineno for d in getattr(n, "decorator_list", [])]) - 1

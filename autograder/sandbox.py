@@ -26,7 +26,6 @@ import json
 import os
 import select
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -36,13 +35,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from autograder import isolation
+from autograder.load import submission_limits
 from autograder.report import Scored
 from autograder.rubric import check_seconds, load_limits, load_rubric, read_overrides
 from autograder.zygote import MESSAGE_CHARS, _jsonable, explain
 
 ROOT = Path(__file__).resolve().parent.parent
 DETAILS_BYTES = 100_000  # a check's details as JSON: what a report keeps of them
-PART_BYTES = 50 * 2 ** 20  # the largest part file the grader reads
 EXTRA_LINES = 100  # lines a namespace may send besides its replies (only forged ones are)
 __all__ = ["Graded", "Sandbox", "SandboxError", "load_limits", "grade_isolated", "isolation_available"]
 
@@ -103,7 +102,7 @@ class Namespace:
                                         env=env, cwd="/", bufsize=0, start_new_session=True)
         self.buffer, self.count = bytearray(), 0
         # The biggest honest line: a probe's reply (a part's blocks and sources) or an answer, encoded.
-        self.max_line = max(limits["answer_bytes"] * 4 // 3, 3 * PART_BYTES) + 2 ** 20
+        self.max_line = max(limits["answer_bytes"] * 4 // 3, 3 * int(submission_limits()["file_bytes"])) + 2 ** 20
 
     def start(self, init, seconds=300):
         self._send(init)
@@ -181,9 +180,9 @@ class Namespace:
 def read_parts(root, parts):
     """The part files of a submission, read by the grader (no student code runs here): {part:
     (file name, bytes)} and {part: why it was refused}. Only regular files directly in the folder
-    are read: a link (into reference/, a classmate's folder) or a special file is refused before
-    anything is read through it."""
-    from autograder.load import find_part_file
+    are read (autograder.load.read_part: a link, into reference/ or a classmate's folder, or a
+    special file is refused before anything is read through it)."""
+    from autograder.load import Unreadable, find_part_file, read_part
     found, refused = {}, {}
     root = Path(root)
     for part in parts:
@@ -192,22 +191,10 @@ def read_parts(root, parts):
             continue
         try:
             if path.parent != root and not root.is_file():
-                raise OSError("it is not directly in the submission's folder")
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-            try:
-                info = os.fstat(fd)
-                if not stat.S_ISREG(info.st_mode):
-                    raise OSError("it is not a regular file")
-                if info.st_size > PART_BYTES:
-                    raise OSError(f"it is {info.st_size / 2 ** 20:.0f} MB; the grader reads files up to "
-                                  f"{PART_BYTES // 2 ** 20} MB")
-                with os.fdopen(os.dup(fd), "rb") as f:
-                    found[part] = (path.name, f.read(PART_BYTES + 1))
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            why = "it is a symbolic link" if exc.errno == 40 else (exc.strerror or str(exc))
-            refused[part] = f"{path.name} was not read: {why} (the grader reads only regular files of your submission)"
+                raise Unreadable(f"{path.name} is not directly in the submission's folder")
+            found[part] = (path.name, read_part(path))
+        except Unreadable as exc:
+            refused[part] = f"{path.name} was not read: {exc}"
     return found, refused
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import batch, preflight, report
+from autograder import batch, isolation, preflight, report
 from autograder.__main__ import main
 from autograder.load import submission_limits
 from autograder.report import Scored
@@ -259,6 +259,7 @@ def test_per_gpu_alone_packs_k_jobs_on_each_gpu(tmp_path, fake, monkeypatch):
         _reference(flat / f"s{n}")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
     monkeypatch.setattr(preflight, "check_cuda", lambda: "2 simulated GPUs")
+    monkeypatch.setattr(isolation, "check_bwrap", lambda device: None)  # the stand-in sandbox needs no CUDA
     fake.barrier = threading.Barrier(4, timeout=60)  # four gradings at once, or none passes
     log = tmp_path / "log.txt"
     with open(log, "w") as f:

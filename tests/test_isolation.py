@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -24,7 +25,10 @@ def test_bwrap_runs_here_and_its_namespace_sees_only_what_it_needs():
                          text=True, env={**os.environ, "GRADER_SECRET": "x"}, timeout=120)
     assert run.returncode == 0, run.stderr
     seen = json.loads(run.stdout)
-    assert seen["project"] == ["autograder"] and seen["expected"] == [] and not seen["hidden"]
+    # The interpreter's own folder is bound too where it lives inside the project (./run's .venv).
+    prefix = Path(sys.prefix).resolve()
+    interpreter = [prefix.relative_to(ROOT).parts[0]] if prefix.is_relative_to(ROOT) else []
+    assert seen["project"] == sorted(["autograder", *interpreter]) and seen["expected"] == [] and not seen["hidden"]
     assert "GRADER_SECRET" not in seen["env"] and seen["pids"] == ["1"] and seen["uid"] == isolation.SANDBOX_UID
 
 
@@ -61,5 +65,5 @@ def test_the_command_line_refuses_with_a_grader_error(tmp_path):
     run = subprocess.run([sys.executable, "-m", "autograder", "batch", str(tmp_path / "class"), "--out",
                           str(tmp_path / "out"), "--device", "cpu"], cwd=ROOT, env=env, capture_output=True,
                          text=True, timeout=300)
-    assert run.returncode == 2 and "grader error: no sandbox" in run.stderr, run.stderr[-2000:]
+    assert run.returncode == 2 and "grader error (this machine, not the submissions): no sandbox" in run.stderr, run.stderr[-2000:]
     assert not (tmp_path / "out" / "gradebook.csv").exists()
