@@ -226,7 +226,7 @@ def _check_output(name, network, inputs, output):
     if network.output == "probability":
         if output.numel() != BATCH:
             raise CheckFailure(f"{name} returns {tuple(output.shape)}: expected one probability per image, "
-                               f"(B, 1, 1, 1) or (B, 1)")
+                               f"(B, 1, 1, 1), (B, 1) or (B,)")
         if output.min() < 0 or output.max() > 1:
             raise CheckFailure(f"{name} returns values outside [0, 1]: the final Sigmoid is missing")
     if isinstance(network.output, tuple):
