@@ -264,7 +264,7 @@ def describe(layer):
 
 
 def shape_text(shape):
-    return "(" + ", ".join(["B"] + [str(s) for s in shape]) + ")"
+    return "(" + ", ".join(["B"] + [str(s) for s in shape]) + ")" if len(shape) else "(B,)"
 
 
 def same_shape(op, expected, found):

@@ -308,6 +308,11 @@ MUTATIONS = [
     M("cgan-train-step-G-loop-copy-pasted", P2,
       "for _ in range(nb_update_G):", "for _ in range(nb_update_D):",
       {"cgan.train_step": r"nb_update_D=2, nb_update_G=1, train_step made 2 D updates and 2 G updates"}),
+    M("cgan-g-step-targets-shaped-B", P2,  # F.binary_cross_entropy refuses (B,) targets for D's (B, 1) outputs
+      "loss = F.binary_cross_entropy(d_fake, torch.ones_like(d_fake))",
+      "loss = F.binary_cross_entropy(d_fake, torch.ones(y.size(0)))",
+      {"cgan.g_step": r"ValueError: .*the step was given a netD that returns \(B, 1\), as your cGANDiscriminator "
+                      r"does"}),
     M("cgan-d-step-no-detach", P2,
       "x_fake = netG(z, y_real).detach()", "x_fake = netG(z, y_real)",
       {"cgan.d_step": r"D step reached G.*Detach the fakes"}),

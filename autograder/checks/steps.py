@@ -30,6 +30,7 @@ from scipy import stats
 
 from autograder.checks.diagnose import cosine, grads_of, returned
 from autograder.checks.registry import CheckFailure, check, raised
+from autograder.tracing import shape_text
 
 NZ, N_CLASSES, BATCH = 100, 10, 16
 STALE = 1e4  # gradient left in .grad before a step: only zero_grad removes it
@@ -201,10 +202,6 @@ def _own_d_shapes(submission, part):
         if torch.is_tensor(out) and out.dim() >= 1 and out.size(0) == BATCH and out.numel() == BATCH:
             shapes.setdefault(tuple(out.shape[1:]), []).append(name)
     return shapes
-
-
-def shape_text(shape):
-    return "(" + ", ".join(["B", *map(str, shape)]) + ")" if shape else "(B,)"
 
 
 def with_d_shapes(submission, part, attempt):
