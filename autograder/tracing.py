@@ -73,6 +73,9 @@ def _hyperparameters(op, args, kwargs):
         return {"features": bound["input"].shape[1]}
     if op == "leaky_relu":
         return {"slope": round(float(bound.get("negative_slope", 0.01)), 6)}
+    if op == "cat":
+        ndim = next(_tensors_in(bound["tensors"])).dim()
+        return {"dim": int(bound.get("dim", 0)) % max(ndim, 1)}
     return {}
 
 
@@ -82,9 +85,20 @@ class _Node:
         self.sources = set()
 
 
+class FailedTrace(Exception):
+    """The forward pass raised in a traced layer. `sections` are the layers up to it, the failing one last
+    in its section with "failed": True and "input" (the shapes it was given, without the batch); the
+    student's exception is the __cause__."""
+
+    def __init__(self, sections):
+        super().__init__("the forward pass raised")
+        self.sections = sections
+
+
 class _Recorder(TorchFunctionMode):
     def __init__(self, inputs):
         super().__init__()
+        self.failure = None  # the last traced call that raised
         self.nodes = []
         self.node_of = {}  # id(tensor) -> node index
         self.keep_alive = []  # holds traced tensors so their ids are not reused mid-trace
@@ -102,13 +116,18 @@ class _Recorder(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        out = func(*args, **kwargs)
         op = _op_name(func)
         tracked = []
         for t in _tensors_in(list(args) + list(kwargs.values())):
             index = self.node_of.get(id(t))
             if index is not None and index not in tracked:
                 tracked.append(index)
+        try:
+            out = func(*args, **kwargs)
+        except Exception:
+            if tracked:
+                self._record_failure(op, tracked, args, kwargs)
+            raise
         outputs = list(_tensors_in(out))
         if not tracked or not outputs or op in FACTORIES:
             return out
@@ -125,21 +144,68 @@ class _Recorder(TorchFunctionMode):
             self._bind(t, index)
         return out
 
+    def _record_failure(self, op, tracked, args, kwargs):
+        try:
+            params = _hyperparameters(op, args, kwargs)
+        except Exception:  # noqa: BLE001 - arguments too wrong to read: the layer is named by its op alone
+            params = {}
+        shapes = [list(t.shape[1:]) for t in _tensors_in(list(args) + list(kwargs.values())) if id(t) in self.node_of]
+        node = _Node(op, tracked, None, dict(params, failed=True, input=shapes))
+        node.sources = set().union(*(self.nodes[i].sources for i in tracked))
+        self.failure = self._add(node)
+
 
 def trace(model, inputs):
     """Run model(**inputs) under the recorder; return (sections, output)."""
-    with torch.no_grad(), _Recorder(inputs) as recorder:
-        output = model(*inputs.values())
+    recorder = _Recorder(inputs)
+    try:
+        with torch.no_grad(), recorder:
+            output = model(*inputs.values())
+    except Exception as exc:
+        if recorder.failure is None:
+            raise
+        raise FailedTrace(_sections(recorder.nodes, [recorder.failure], list(inputs))) from exc
     out_nodes = []
     for t in _tensors_in(output):
         index = recorder.node_of.get(id(t))
         if index is not None and index not in out_nodes:
             out_nodes.append(index)
-    return _sections(recorder.nodes, out_nodes, list(inputs)), output
+    return _sections(recorder.nodes, _merge_heads(recorder.nodes, out_nodes), list(inputs)), output
+
+
+HEAD_OPS = ("linear", "conv2d", "conv_transpose2d")
+
+
+def _merge_heads(nodes, out_nodes):
+    """Output layers of one kind applied side by side to one input (a VAE's Linear(64, d) heads for mu and
+    logvar) are one layer whose output is split (one Linear(64, 2d)): the same function, written another
+    way. Returns the output nodes with each such group replaced by one merged node."""
+    groups = {}
+    for index in out_nodes:
+        node = nodes[index]
+        if node.op in HEAD_OPS and len(node.inputs) == 1:
+            rest = tuple(sorted((k, repr(v)) for k, v in node.params.items() if k != "out"))
+            groups.setdefault((node.op, node.inputs[0], rest, node.shape[2:]), []).append(index)
+    group_of = {i: group for group in groups.values() for i in group}
+    merged = []
+    for index in out_nodes:
+        group = group_of.get(index, [index])
+        if index != group[0]:
+            continue
+        if len(group) > 1:
+            first = nodes[index]
+            shape = (first.shape[0], sum(nodes[i].shape[1] for i in group), *first.shape[2:])
+            out = sum(nodes[i].params["out"] for i in group)
+            node = _Node(first.op, first.inputs, shape, dict(first.params, out=out))
+            node.sources = first.sources
+            nodes.append(node)
+            index = len(nodes) - 1
+        merged.append(index)
+    return merged
 
 
 def _layer(node):
-    return {"op": node.op, "shape": list(node.shape[1:]), **node.params}
+    return {"op": node.op, "shape": list(node.shape[1:]) if node.shape else None, **node.params}
 
 
 def _sections(nodes, out_nodes, input_names):
@@ -147,6 +213,7 @@ def _sections(nodes, out_nodes, input_names):
     sections = []
 
     def walk(index, is_output):
+        reaches = nodes[index].sources  # the inputs this chain's last layer depends on
         chain = []
         while nodes[index].op != "input":
             node = nodes[index]
@@ -160,10 +227,14 @@ def _sections(nodes, out_nodes, input_names):
         sources = nodes[index].sources if nodes[index].op == "input" else set()
         if chain:
             sections.append({"name": None, "sources": sorted(sources, key=input_names.index), "layers": chain,
-                             "output": is_output})
+                             "output": is_output, "reaches": reaches})
 
     for index in out_nodes:
         walk(index, True)
+    failed = any(nodes[index].params.get("failed") for index in out_nodes)
+    for s in sections:
+        if failed and s["output"] and len(s["reaches"]) < len(input_names):
+            s["output"] = False  # the forward pass failed inside a branch: the chain is that branch's start
     branches = [s for s in sections if not s["output"]]
     for s in sections:
         if s["output"]:
@@ -193,7 +264,7 @@ def describe(layer):
 
 
 def shape_text(shape):
-    return "(" + ", ".join(["B"] + [str(s) for s in shape]) + ")"
+    return "(" + ", ".join(["B"] + [str(s) for s in shape]) + ")" if len(shape) else "(B,)"
 
 
 def same_shape(op, expected, found):

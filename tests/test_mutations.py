@@ -142,11 +142,10 @@ MUTATIONS = [
     M("dcgan-d-loss-swapped-labels", P1,
       "return bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake))",
       "return bce(d_real, torch.zeros_like(d_real)) + bce(d_fake, torch.ones_like(d_fake))",
-      {"dcgan.d_loss": r"swapped labels", "dcgan.d_step": r"swapped labels"}),
+      {"dcgan.d_loss": r"swapped labels"}),  # d_step runs with a correct d_loss: charged once
     M("dcgan-g-loss-saturating", P1,
       "    return bce(d_fake, torch.ones_like(d_fake))", "    return -bce(d_fake, torch.zeros_like(d_fake))",
-      {"dcgan.g_loss": r"the saturating minimax loss", "dcgan.g_losses_gradients": r"does g_loss saturate",
-       "dcgan.g_step": r"the saturating minimax loss"}),
+      {"dcgan.g_loss": r"the saturating minimax loss", "dcgan.g_losses_gradients": r"does g_loss saturate"}),
     M("dcgan-lsgan-g-loss-as-the-slide", P1,
       "return 0.5 * ((d_fake - 1) ** 2).mean()", "return 0.5 * (d_fake ** 2).mean()",
       {"dcgan.lsgan_g_loss": r"the slide's 1/2 mean D\(G\(z\)\)\^2"}),
@@ -191,6 +190,18 @@ MUTATIONS = [
     M("dcgan-train-step-ignores-nb-update-D", P1,
       "for _ in range(nb_update_D):", "for _ in range(1):",
       {"dcgan.train_step": r"nb_update_D=2, nb_update_G=1, train_step made 1 D updates"}),
+    M("dcgan-g-step-leaves-D-in-eval-mode", P1,
+      "    optimizerG.zero_grad()\n    z = get_noise(batch_size, nz, device)",
+      "    optimizerG.zero_grad()\n    netD.eval()\n    z = get_noise(batch_size, nz, device)",
+      {"dcgan.g_step": r"netD was in eval mode when the G step called it \(netD\.eval\(\) left on"}),
+    M("dcgan-d-step-D-in-eval-mode", P1,
+      "    optimizerD.zero_grad()\n    z = get_noise(x_real.size(0), nz, x_real.device)",
+      "    optimizerD.zero_grad()\n    netD.eval()\n    z = get_noise(x_real.size(0), nz, x_real.device)",
+      {"dcgan.d_step": r"netD was in eval mode when the D step called it"}),
+    M("dcgan-train-step-steps-the-optimizers-only", P1,
+      "        loss_d = d_step(netD, netG, optimizerD, x_real, nz)",
+      "        optimizerD.step()\n        loss_d = torch.zeros(())",
+      {"dcgan.train_step": r"train_step made 0 D updates and \d G updates \(calls of your d_step"}),
     M("dcgan-interpolate-misses-an-endpoint", P1,
       "torch.linspace(0, 1, n_steps, device=z1.device)", "(torch.arange(n_steps, device=z1.device) / n_steps)",
       {"dcgan.interpolate": r"both ends included"}),
@@ -246,6 +257,24 @@ MUTATIONS = [
     M("cgan-FC-G-returns-flat-images", P2,
       ".view(-1, 1, 32, 32)", "",
       {"cgan.fc_generator": r"returns \(4, 1024\): expected images \(B, 1, 32, 32\)"}),
+    M("cgan-cDCGAN-D-x-branch-stride-1", P2,  # torch.cat of (B, 64, 31, 31) and (B, 64, 16, 16) raises
+      "nn.Conv2d(1, 64, 4, 2, 1)", "nn.Conv2d(1, 64, 4, 1, 1)",
+      {"cgan.cdcgan_discriminator": r"x branch, layer 1 Conv2d\(1, 64, .*stride should be 2, not 1.*"
+                                    r"then failed: your code raised RuntimeError"}),
+    M("cgan-cDCGAN-D-x-branch-padding-0", P2,
+      "nn.Conv2d(1, 64, 4, 2, 1)", "nn.Conv2d(1, 64, 4, 2, 0)",
+      {"cgan.cdcgan_discriminator": r"x branch, layer 1 .*padding should be 1, not 0"}),
+    M("cgan-cDCGAN-D-concatenates-on-the-batch-axis", P2,
+      "self.x_branch(x), self.y_branch(y_map)], dim=1)", "self.x_branch(x), self.y_branch(y_map)], dim=0)",
+      {"cgan.cdcgan_discriminator": r"trunk, layer 1 concatenation.*concatenate along the channels, dim=1 "
+                                    r"\(dim=0 is the batch axis\)"}),
+    M("cgan-cDCGAN-G-trunk-padding-0", P2,
+      "nn.ConvTranspose2d(512, 256, 4, 2, 1, bias=False)", "nn.ConvTranspose2d(512, 256, 4, 2, 0, bias=False)",
+      {"cgan.cdcgan_generator": r"trunk, layer 2 .*padding should be 1, not 0"}),
+    M("cgan-FC-D-x-not-flattened", P2,  # Linear(1024, 1024) on (B, 1, 32, 32) raises
+      "        x = x.view(x.size(0), -1)\n", "",
+      {"cgan.fc_discriminator": r"x branch, layer 1 Linear\(1024, 1024\): expected input of shape \(B, 1024\), "
+                                r"got \(B, 1, 32, 32\): flatten it first"}),
     # ------------------------------------------------------------------ Part 2: steps
     M("cgan-d-step-swapped-targets", P2,
       "loss = F.binary_cross_entropy(d_real, torch.ones_like(d_real)) + F.binary_cross_entropy(\n"
@@ -279,6 +308,22 @@ MUTATIONS = [
     M("cgan-train-step-G-loop-copy-pasted", P2,
       "for _ in range(nb_update_G):", "for _ in range(nb_update_D):",
       {"cgan.train_step": r"nb_update_D=2, nb_update_G=1, train_step made 2 D updates and 2 G updates"}),
+    M("cgan-g-step-targets-shaped-B", P2,  # F.binary_cross_entropy refuses (B,) targets for D's (B, 1) outputs
+      "loss = F.binary_cross_entropy(d_fake, torch.ones_like(d_fake))",
+      "loss = F.binary_cross_entropy(d_fake, torch.ones(y.size(0)))",
+      {"cgan.g_step": r"ValueError: .*the step was given a netD that returns \(B, 1\), as your cGANDiscriminator "
+                      r"does"}),
+    M("cgan-d-step-no-detach", P2,
+      "x_fake = netG(z, y_real).detach()", "x_fake = netG(z, y_real)",
+      {"cgan.d_step": r"D step reached G.*Detach the fakes"}),
+    M("cgan-train-step-extra-optimizerD-step", P2,
+      "        loss_g = g_step(netD, netG, optimizerG, y_real, nz)\n    return loss_d, loss_g",
+      "        loss_g = g_step(netD, netG, optimizerG, y_real, nz)\n    optimizerD.step()\n    return loss_d, loss_g",
+      {"cgan.train_step": r"changed netD's parameters outside d_step"}),
+    M("cgan-g-step-judges-in-eval-mode-then-restores", P2,
+      "    d_fake = netD(netG(z, y), y)",
+      "    netD.eval()\n    d_fake = netD(netG(z, y), y)\n    netD.train()",
+      {"cgan.g_step": r"netD was in eval mode when the G step called it"}),
     # ------------------------------------------------------------------ Part 3: VAE
     M("vae-encoder-missing-relu", P3,
       "nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 2 * latent_dim)", "nn.Linear(128, 64), nn.Linear(64, 2 * latent_dim)",
@@ -325,6 +370,15 @@ MUTATIONS = [
     M("vae-loss-minus-kl", P3,
       "+ kl_divergence(mu, logvar).sum()", "- kl_divergence(mu, logvar).sum()",
       {"vae.loss": r"reconstruction minus KL"}),
+    M("vae-step-no-zero-grad", P3,
+      "    optimizer.zero_grad()\n", "",
+      {"vae.step": r"stale gradients.*optimizer\.zero_grad\(\) \(or model\.zero_grad\(\)\)"}),
+    M("vae-step-backward-on-the-reconstruction-only", P3,
+      "loss = vae_loss(x_hat, x, mu, logvar)", "loss = ((x_hat - x) ** 2).sum()",
+      {"vae.step": r"the reconstruction term alone, without the KL"}),
+    M("vae-step-returns-nothing", P3,
+      "    return loss.detach()", "",
+      {"vae.step": r"vae_step returned NoneType: expected the batch's loss"}),
 ]
 
 

@@ -11,6 +11,10 @@ tests/submissions/ holds complete submissions, each correct, each in a style of 
   (half the sum), one D call on torch.cat([x_real, fake]) with concatenated targets, fresh random
   labels for the cGAN's fakes, torch.normal / torch.lerp, sigma**2 in the KL, a per-example-mean
   VAE loss;
+- pytorch_examples/: pytorch/examples' style: the DCGAN D flattens its output to (B,) and the steps
+  build their targets with that shape (torch.full((b,), real_label)) and never reshape; both cGAN Ds
+  return (B, 1) with (B, 1) targets; one-hot by indexing an identity matrix; the VAE encoder with two
+  Linear(64, d) heads (fc21, fc22) instead of one Linear(64, 2d) split;
 - notebook_tutorial/: .ipynb notebooks in the PyTorch DCGAN tutorial's style (nn.Sequential with
   OrderedDict, in-place activations, separate backward() for real and fake, label.fill_), with
   IPython magics, nbgrader cells, a Colab / download cell that fails here, and `experiment` cells
@@ -161,6 +165,17 @@ VARIANTS = [
      "    return recon + kl_divergence(mu, logvar).mean()\n", None),
     ("weights-init-part1-BatchNorm2d-only", "explicit_functional", "part1_dcgan",
      "    elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):\n", "    elif isinstance(m, nn.BatchNorm2d):\n", None),
+    ("train-step-calls-the-steps-with-keywords", "explicit_functional", "part1_dcgan",
+     "errD = d_step(netD, netG, optimizerD, x_real, nz)",
+     "errD = d_step(netD=netD, netG=netG, optimizerD=optimizerD, x_real=x_real, nz=nz)", None),
+    ("vae-step-returns-the-loss-per-example", "builders", "part3_vae",
+     "    return float(loss)", "    return float(loss) / x.size(0)", None),
+    ("vae-step-zeroes-the-model-s-gradients", "builders", "part3_vae",
+     "    optimizer.zero_grad()\n    x_hat, mu, logvar = model(x)", "    model.zero_grad()\n    x_hat, mu, logvar = model(x)",
+     None),
+    ("vae-logvar-head-computed-first", "pytorch_examples", "part3_vae",
+     "        return self.fc21(h1), self.fc22(h1)", "        logvar = self.fc22(h1)\n        return self.fc21(h1), logvar",
+     None),
 ]
 
 

@@ -10,6 +10,7 @@ with the reference's tables; it never sees the network itself. A check's Network
 through its registered check (`networks()`), so a hidden check unregistered in the student's
 process leaves no trace there.
 """
+import math
 import numbers
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ import torch.nn.functional as F
 
 from autograder.checks.diagnose import returned, type_name
 from autograder.checks.registry import REGISTRY, CheckFailure, check, raised
-from autograder.tracing import describe, same_shape, shape_text, trace
+from autograder.tracing import FailedTrace, describe, same_shape, shape_text, trace
 
 BATCH = 4
 
@@ -109,6 +110,9 @@ def _hint(expected, found):
         if found["op"] == "batch_norm":
             return "BatchNorm where the spec has none (check where BatchNorm goes, and that this layer should have one)"
         return f"expected {describe(expected)}, found {describe(found)}"
+    if expected["op"] == "cat" and expected.get("dim") is not None and expected["dim"] != found.get("dim"):
+        return f"concatenate along the channels, dim={expected['dim']} (dim={found.get('dim')} is " + (
+            "the batch axis)" if found.get("dim") == 0 else "another axis)")
     hints = []
     for key in ("in", "out", "kernel", "stride", "padding", "features", "slope"):
         if expected.get(key) is not None and expected[key] != found.get(key):
@@ -120,10 +124,54 @@ def _hint(expected, found):
     return "; ".join(hints)
 
 
-def compare_sections(name, expected, found):
-    """Raise CheckFailure at the first layer where `found` departs from `expected`."""
+def _expected_input(exp_sec, i, expected):
+    """The shapes (without the batch) that layer i (from 1) of a section should receive, from the spec."""
+    layer = exp_sec["layers"][i - 1]
+    if i > 1:
+        return [exp_sec["layers"][i - 2]["shape"]]
+    if layer["op"] == "cat":
+        return [s["layers"][-1]["shape"] for s in expected if s is not exp_sec]
+    if layer["op"] == "linear":
+        return [[layer["in"]]]
+    if layer["op"] in ("conv2d", "conv_transpose2d"):
+        return [[layer["in"], "H", "W"]]
+    return None
+
+
+def _input_cause(layer, expected_in, got_in):
+    """Why a layer got an input of the wrong shape, read off the two shapes."""
+    numel = lambda shape: math.prod(shape) if all(isinstance(n, int) for n in shape) else None  # noqa: E731
+    if len(expected_in) == 1 and len(got_in) == 1:
+        exp, got = expected_in[0], got_in[0]
+        if layer["op"] == "linear" and len(got) > 1 and numel(got) == numel(exp):
+            return "flatten it first (x.view(x.size(0), -1)): a Linear layer takes (B, features)"
+        if exp and got and exp[0] != got[0]:
+            return f"the layer before gives {got[0]} channels where this layer takes {exp[0]}"
+    return "the layer before it does not give the spec's shape"
+
+
+def _failed_layer(where, i, layer, expected_layer, expected_in, error):
+    got_in = layer.get("input") or []
+    text = " and ".join(shape_text(s) for s in got_in)
+    hint = _hint(expected_layer, layer) if expected_layer else ""
+    message = f"{where}, layer {i} {describe(layer)}"
+    if got_in and expected_in and [list(s) for s in expected_in] != [list(s) for s in got_in]:
+        shown = " and ".join(shape_text(s) for s in expected_in)
+        message += f": expected input of shape {shown}, got {text}: " + (hint or _input_cause(layer, expected_in,
+                                                                                                   got_in))
+    elif hint:
+        message += f": expected {describe(expected_layer)}: {hint}"
+    return CheckFailure(f"{message}. It raised: {error}")
+
+
+def compare_sections(name, expected, found, error=None):
+    """Raise CheckFailure at the first layer where `found` departs from `expected`. With `error` (the
+    forward pass raised, the message of the student's exception), `found` stops at the failing layer: the
+    first departure before it is the likely cause, else the failing layer is compared with the spec."""
     exp_names = [s["name"] for s in expected]
     got_names = [s["name"] for s in found]
+    if error is not None:
+        _compare_failed(name, expected, found, error)
     if exp_names != got_names:
         raise CheckFailure(
             f"{name}: expected the parts {', '.join(exp_names)}; found {', '.join(got_names) or 'no layers'}. "
@@ -146,11 +194,39 @@ def compare_sections(name, expected, found):
             raise CheckFailure(f"{where}: after layer {n_exp} the spec ends; your network adds {extra}")
 
 
+def _compare_failed(name, expected, found, error):
+    """compare_sections for a forward pass that raised: each section found is compared with the spec's
+    section of that name, up to the layer that raised."""
+    by_name = {s["name"]: s for s in expected}
+    failing = None
+    for got_sec in found:
+        exp_sec = by_name.get(got_sec["name"])
+        if exp_sec is None:
+            continue
+        where = name if exp_sec["name"] == "main" else f"{name} {exp_sec['name']}"
+        for i, g in enumerate(got_sec["layers"], start=1):
+            e = exp_sec["layers"][i - 1] if i <= len(exp_sec["layers"]) else None
+            if g.get("failed"):
+                failing = (where, i, g, e, _expected_input(exp_sec, i, expected) if e else None)
+                break
+            if e is None:
+                break
+            hint = _hint(e, g)
+            if hint or not same_shape(e["op"], e["shape"], g["shape"]):
+                shapes = "" if same_shape(e["op"], e["shape"], g["shape"]) else (
+                    f"; output expected {shape_text(e['shape'])}, got {shape_text(g['shape'])}")
+                raise CheckFailure(f"{where}, layer {i} {describe(g)}: expected {describe(e)}{shapes}"
+                                   + (f": {hint}" if hint else "") + f". The forward pass then failed: {error}")
+    if failing:
+        raise _failed_layer(*failing, error)
+    raise CheckFailure(f"{name}'s forward pass failed: {error}")
+
+
 def _check_output(name, network, inputs, output):
     if network.output == "probability":
         if output.numel() != BATCH:
             raise CheckFailure(f"{name} returns {tuple(output.shape)}: expected one probability per image, "
-                               f"(B, 1, 1, 1) or (B, 1)")
+                               f"(B, 1, 1, 1), (B, 1) or (B,)")
         if output.min() < 0 or output.max() > 1:
             raise CheckFailure(f"{name} returns values outside [0, 1]: the final Sigmoid is missing")
     if isinstance(network.output, tuple):
@@ -195,7 +271,8 @@ WEIGHTED_OPS = ("conv2d", "conv_transpose2d", "linear")
 def channels(sections):
     """Only the weighted layers, judged on their channel counts alone: a stride, bias or BatchNorm mistake
     (the visible check's business) leaves these alone."""
-    return [{"name": s["name"], "layers": [dict(layer, shape=[], kernel=None, stride=None, padding=None, bias=None)
+    return [{"name": s["name"], "layers": [dict(layer, shape=[], kernel=None, stride=None, padding=None, bias=None,
+                                                 input=None)
                                             for layer in s["layers"] if layer["op"] in WEIGHTED_OPS]}
             for s in sections]
 
@@ -218,7 +295,10 @@ def _data(value):
 
 def collect_architecture(network):
     def collect(submission, inputs):
-        model, inputs, sections, output = trace_network(submission, network, inputs)
+        try:
+            model, inputs, sections, output = trace_network(submission, network, inputs)
+        except FailedTrace as exc:  # judge names the layer, from the layers traced up to it
+            return {"sections": _data(exc.sections), "error": raised(exc.__cause__)}
         found = {"sections": _data(sections), "output": returned(output)}
         if "y" in inputs:
             found["conditioning"] = _conditional_outputs(model, inputs)
@@ -234,8 +314,8 @@ def judge_architecture(rubric_id, network):
         expected, sections = context.expected["architectures"][rubric_id], found["sections"]
         if network.channels_only:
             expected, sections = channels(expected), channels(sections)
-        compare_sections(name, expected, sections)
-        output = found["output"]
+        compare_sections(name, expected, sections, found.get("error"))
+        output = found.get("output")
         if torch.is_tensor(output) and not network.channels_only:
             _check_output(name, network, inputs, output)
         _check_conditioning(name, inputs, found)

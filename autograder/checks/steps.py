@@ -1,11 +1,18 @@
 """Training steps, judged behaviourally with instrumented networks and optimizers.
 
-The student's d_step / g_step / train_step are called with the grader's probe networks: small
-models that record every call (inputs, outputs, and the gradient that reaches each output) and
-an optimizer that records its steps. From those records the grader tells, whatever the code
-looks like: which images D judged with which labels, whether the fakes were detached, whether
-stale gradients were cleared, and which loss produced the gradients (correct BCE targets, swapped
-labels, saturating loss...).
+The student's d_step / g_step / train_step / vae_step are called with the grader's probe networks:
+small models that record every call (inputs, outputs, train or eval mode, and the gradient that
+reaches each output) and an optimizer that records its steps. From those records the grader tells,
+whatever the code looks like: which images D judged with which labels, whether the fakes were
+detached, whether stale gradients were cleared, and which loss produced the gradients (correct BCE
+targets, swapped labels, saturating loss...).
+
+Each mistake is charged where it lives: while a step runs, the part's helpers that other checks
+judge (get_noise, onehot, bce, d_loss, g_loss, the VAE's loss...) are replaced by correct ones, and
+train_step runs with correct d_step / g_step in place of the student's, so that a wrong helper costs
+its own item and not every step that calls it. The probe D returns its probabilities shaped as the
+student's own discriminator does ((B, 1, 1, 1), (B, 1) or (B,)), so that losses written for that
+shape work.
 
 Each check is split in two (see registry.py): draw makes the real batch, the labels and the probes'
 starting weights; collect rebuilds the probes from those weights, calls the student's function and
@@ -13,6 +20,7 @@ returns the probes' records (calls, gradients, parameters after the call) as pla
 reads the verdict off those records and never calls student code.
 """
 import contextlib
+import inspect
 import math
 
 import torch
@@ -20,24 +28,29 @@ import torch.nn as nn
 import torch.nn.functional as F
 from scipy import stats
 
-from autograder.checks.diagnose import cosine, grads_of
-from autograder.checks.registry import CheckFailure, check
+from autograder.checks.diagnose import cosine, grads_of, returned
+from autograder.checks.registry import CheckFailure, check, raised
+from autograder.tracing import shape_text
 
 NZ, N_CLASSES, BATCH = 100, 10, 16
 STALE = 1e4  # gradient left in .grad before a step: only zero_grad removes it
-PARTS = {"part1_dcgan": {"image": (3, 32, 32), "conditional": False},
-         "part2_cgan": {"image": (1, 32, 32), "conditional": True}}
+PARTS = {"part1_dcgan": {"image": (3, 32, 32), "conditional": False, "discriminators": ("Discriminator",)},
+         "part2_cgan": {"image": (1, 32, 32), "conditional": True,
+                        "discriminators": ("cGANDiscriminator", "cDCGANDiscriminator")}}
+# The shapes a discriminator's output may take (ASSIGNMENT.md, "Equivalent forms"), without the batch:
+# tried in turn when the student's own discriminator cannot tell.
+D_SHAPES = ((1, 1, 1), (1,), ())
 
 
 class ProbeD(nn.Module):
-    """A linear discriminator whose outputs spread over (0, 1); records every call."""
+    """A linear discriminator whose outputs spread over (0, 1), shaped (B, *shape); records every call."""
 
-    def __init__(self, image, conditional):
+    def __init__(self, image, conditional, shape=(1, 1, 1)):
         super().__init__()
         n_in = math.prod(image) + (N_CLASSES if conditional else 0)
         self.linear = nn.Linear(n_in, 1)
         nn.init.normal_(self.linear.weight, 0, 3 / math.sqrt(n_in))
-        self.conditional = conditional
+        self.conditional, self.shape = conditional, tuple(shape)
         self.calls = []
 
     def forward(self, x, *rest):
@@ -49,9 +62,9 @@ class ProbeD(nn.Module):
         h = x.reshape(x.size(0), -1)
         if y is not None:
             h = torch.cat([h, y.reshape(y.size(0), -1)], dim=1)
-        out = torch.sigmoid(self.linear(h)).view(-1, 1, 1, 1)
+        out = torch.sigmoid(self.linear(h)).view(-1, *self.shape)
         call = {"x": x.detach().clone(), "y": None if y is None else y.detach().reshape(y.size(0), -1).clone(),
-                "d": out.detach().flatten().clone(), "grad": None}
+                "d": out.detach().flatten().clone(), "grad": None, "training": self.training}
         if out.requires_grad:
             out.register_hook(lambda g, call=call: call.__setitem__("grad", g.detach().flatten().clone()))
         self.calls.append(call)
@@ -76,7 +89,8 @@ class ProbeG(nn.Module):
             h = torch.cat([h, y], dim=1)
         out = torch.tanh(self.linear(h)).view(-1, *self.image)
         self.calls.append({"z": z.detach().reshape(z.size(0), -1).clone(),
-                           "y": None if y is None else y.detach().clone(), "x": out.detach().clone()})
+                           "y": None if y is None else y.detach().clone(), "x": out.detach().clone(),
+                           "training": self.training})
         return out
 
 
@@ -93,33 +107,136 @@ class RecordingSGD(torch.optim.SGD):
         return super().step(closure)
 
 
+# ---- correct helpers, put in the student's namespace while a step runs ----
+
+
+def _normal_noise(batch_size, nz=NZ, device="cpu", *args, **kwargs):
+    return torch.empty(batch_size, nz, 1, 1, device=device).normal_(0.0, 1.0)
+
+
+def _onehot(labels, n_classes=N_CLASSES, *args, **kwargs):
+    return F.one_hot(torch.as_tensor(labels).long(), n_classes).float().view(-1, n_classes, 1, 1)
+
+
+def _bce(probs, targets, *args, **kwargs):
+    """The mean BCE, broadcasting as a hand-written formula does (targets of shape (B,) for outputs (B, 1))."""
+    return -(targets * torch.log(probs).clamp(min=-100) + (1 - targets) * torch.log1p(-probs).clamp(min=-100)).mean()
+
+
+def _d_loss(d_real, d_fake, *args, **kwargs):
+    return _bce(d_real, torch.ones_like(d_real)) + _bce(d_fake, torch.zeros_like(d_fake))
+
+
+def _g_loss(d_fake, *args, **kwargs):
+    return _bce(d_fake, torch.ones_like(d_fake))
+
+
+def _g_loss_minimax(d_fake, *args, **kwargs):
+    return -_bce(d_fake, torch.zeros_like(d_fake))
+
+
+def _kl(mu, logvar, *args, **kwargs):
+    return -0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum(dim=1)
+
+
+def _reparameterize(mu, logvar, *args, **kwargs):
+    return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+
+
+def _vae_loss(x_hat, x, mu, logvar, *args, **kwargs):
+    return ((x_hat - x.reshape(x_hat.shape)) ** 2).sum() + _kl(mu, logvar).sum()
+
+
+# Each helper's own check judges it (prior, onehot, bce, d_loss, g_loss, g_loss_minimax, vae.*): a step
+# runs with these instead, so a wrong helper is charged once, there.
+FAIR_HELPERS = {
+    "part1_dcgan": {"get_noise": _normal_noise, "bce": _bce, "d_loss": _d_loss, "g_loss": _g_loss,
+                    "g_loss_minimax": _g_loss_minimax},
+    "part2_cgan": {"get_noise": _normal_noise, "onehot": _onehot},
+    "part3_vae": {"reparameterize": _reparameterize, "kl_divergence": _kl, "vae_loss": _vae_loss},
+}
+
+
 @contextlib.contextmanager
-def fair_prior(submission, part):
-    """While a step is judged, the part's get_noise draws from N(0, I): a wrong prior is the prior
-    check's business, so the step checks judge only noise that the step draws by other means."""
+def substituted(submission, part, replacements):
+    """While a step is judged, the part's names in `replacements` are bound to those objects in the
+    student's namespace (where the student's functions look them up); restored afterwards."""
     namespace = submission.parts[part].namespace
-    saved = namespace.get("get_noise")
-
-    def get_noise(batch_size, nz=NZ, device="cpu", *args, **kwargs):
-        return torch.empty(batch_size, nz, 1, 1, device=device).normal_(0.0, 1.0)
-
-    namespace["get_noise"] = get_noise
+    missing = object()
+    saved = {name: namespace.get(name, missing) for name in replacements}
+    namespace.update(replacements)
     try:
         yield
     finally:
-        if saved is None:
-            del namespace["get_noise"]
-        else:
-            namespace["get_noise"] = saved
+        for name, value in saved.items():
+            if value is missing:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = value
 
 
-def _probes(part):
+def fair_helpers(submission, part, **steps):
+    """The part's helpers (and, for train_step, its steps) replaced by correct ones."""
+    return substituted(submission, part, {**FAIR_HELPERS[part], **steps})
+
+
+# ---- the probe D's output shape: the student's own D's ----
+
+
+def _own_d_shapes(submission, part):
+    """{output shape without batch: the student's discriminator classes giving it}, from the part's
+    discriminators that build and return one value per image; empty when none does (a broken D is
+    the architecture checks' business)."""
+    spec, shapes = PARTS[part], {}
+    namespace = submission.parts[part].namespace
+    for name in spec["discriminators"]:
+        cls = namespace.get(name)
+        if not isinstance(cls, type):
+            continue
+        try:
+            with torch.random.fork_rng(), torch.no_grad():
+                x = torch.rand(BATCH, *spec["image"]) * 2 - 1
+                out = cls()(x, _onehot(torch.arange(BATCH) % N_CLASSES)) if spec["conditional"] else cls()(x)
+        except Exception:  # noqa: BLE001 - this D cannot say its shape; its own checks say why
+            continue
+        if torch.is_tensor(out) and out.dim() >= 1 and out.size(0) == BATCH and out.numel() == BATCH:
+            shapes.setdefault(tuple(out.shape[1:]), []).append(name)
+    return shapes
+
+
+def with_d_shapes(submission, part, attempt):
+    """attempt(shape) -> records, run with the probe D shaped like each of the student's discriminators:
+    the step must work with every one of them, and the records of the first are judged. When no
+    discriminator of the student's tells its shape, the shapes the contract allows are tried in turn and
+    the first that runs is judged."""
+    own = _own_d_shapes(submission, part)
+    if own:
+        records = None
+        for shape, names in own.items():
+            try:
+                result = attempt(shape)
+            except CheckFailure:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the student's error, told with the shape that caused it
+                raise CheckFailure(f"{raised(exc)} (the step was given a netD that returns {shape_text(shape)}, "
+                                   f"as your {' and '.join(names)} does: the step's losses must accept the shape "
+                                   "of your discriminator's output)") from None
+            records = records or result
+        return records
+    first_error = None
+    for shape in D_SHAPES:
+        try:
+            return attempt(shape)
+        except CheckFailure:
+            raise
+        except Exception as exc:  # noqa: BLE001 - tried with the next shape the contract allows
+            first_error = first_error or exc
+    raise first_error
+
+
+def _probes(part, shape=(1, 1, 1)):
     spec = PARTS[part]
-    return ProbeD(spec["image"], spec["conditional"]), ProbeG(spec["image"], spec["conditional"])
-
-
-def _onehot(labels):
-    return F.one_hot(labels, N_CLASSES).float().view(-1, N_CLASSES, 1, 1)
+    return ProbeD(spec["image"], spec["conditional"], shape), ProbeG(spec["image"], spec["conditional"])
 
 
 def _real_batch(part):
@@ -152,18 +269,37 @@ def _fill_stale(module):
         p.grad = torch.full_like(p, STALE)
 
 
-def _one_step(grads_at_step, who):
+def _one_step(grads_at_step, who, optimizer=None, net=None):
+    optimizer, net = optimizer or f"optimizer{who}", net or f"net{who}"
     if len(grads_at_step) != 1:
         raise CheckFailure(f"the {who} step must call its optimizer's step() exactly once; it was called "
                            f"{len(grads_at_step)} times")
     grads = [g for g in grads_at_step[0] if g is not None]
     if not grads or all(g.abs().sum() == 0 for g in grads):
         raise CheckFailure(f"the {who}'s parameters had no gradient when the optimizer stepped: call backward() "
-                           f"on the loss before optimizer.step()" + (
+                           f"on the loss before {optimizer}.step()" + (
                                ", and do not detach the fakes in the G step" if who == "G" else ""))
     if min(float(g.abs().min()) for g in grads) > STALE / 10:
         raise CheckFailure(f"stale gradients: the {who} optimizer stepped on gradients left from before the step. "
-                           f"Call optimizer{who}.zero_grad() (or net{who}.zero_grad()) before backward()")
+                           f"Call {optimizer}.zero_grad() (or {net}.zero_grad()) before backward()")
+
+
+def _check_modes(found, who, judged):
+    """Both networks train in train mode: BatchNorm learns and normalises with the batch's statistics. A
+    network in eval mode while it judges or generates in `judged` (names of the nets whose calls must be
+    in train mode), or left in eval mode after the step, is named."""
+    for net in judged:
+        if any(not call["training"] for call in found[f"{net.lower()}_calls"]):
+            raise CheckFailure(
+                f"net{net} was in eval mode when the {who} step called it (net{net}.eval() left on, or train mode "
+                f"not restored): its BatchNorm then uses running statistics instead of the batch's, so "
+                + ("G learns against another D than the one the D step trains" if net == "D" and who == "G"
+                   else "it does not train as the course's networks do") + f". Keep net{net} in train mode "
+                "during training (net.train()); eval mode is for evaluation only")
+    for net in ("D", "G"):
+        if not found[f"{net}_training_after"]:
+            raise CheckFailure(f"the {who} step left net{net} in eval mode (net{net}.eval() without net{net}.train() "
+                               "afterwards): the next steps would train it with BatchNorm's running statistics")
 
 
 def _match_rows(rows, pool):
@@ -264,8 +400,8 @@ def _draw_nets(part):
     return {"D": _state(netD), "G": _state(netG)}
 
 
-def _probes_from(part, inputs):
-    netD, netG = _probes(part)
+def _probes_from(part, inputs, shape=(1, 1, 1)):
+    netD, netG = _probes(part, shape)
     _load(netD, inputs["D"])
     _load(netG, inputs["G"])
     return netD, netG
@@ -274,7 +410,8 @@ def _probes_from(part, inputs):
 def _records(netD, netG):
     """What the probes saw and how they were left, as plain data for the judge."""
     return {"d_calls": netD.calls, "g_calls": netG.calls, "D_after": _state(netD), "G_after": _state(netG),
-            "G_grads": grads_of(netG.parameters())}
+            "G_grads": grads_of(netG.parameters()), "D_training_after": netD.training,
+            "G_training_after": netG.training}
 
 
 def d_step_check(part):
@@ -287,19 +424,23 @@ def d_step_check(part):
 
     def collect(submission, inputs):
         d_step = submission.get(part, "d_step")
-        netD, netG = _probes_from(part, inputs)
-        optimizerD = RecordingSGD(netD.parameters())
-        _fill_stale(netD)
-        x_real, y_real = inputs["x_real"], inputs["y_real"]
-        with fair_prior(submission, part):
-            d_step(netD, netG, optimizerD, x_real, *([y_real] if conditional else []), NZ)
-        return {**_records(netD, netG), "grads_at_step": optimizerD.grads_at_step}
+
+        def attempt(shape):
+            netD, netG = _probes_from(part, inputs, shape)
+            optimizerD = RecordingSGD(netD.parameters())
+            _fill_stale(netD)
+            x_real, y_real = inputs["x_real"].clone(), inputs["y_real"].clone()
+            with fair_helpers(submission, part):
+                d_step(netD, netG, optimizerD, x_real, *([y_real] if conditional else []), NZ)
+            return {**_records(netD, netG), "grads_at_step": optimizerD.grads_at_step}
+        return with_d_shapes(submission, part, attempt)
 
     def judge(inputs, found, context):
         _one_step(found["grads_at_step"], "D")
         if not _unchanged(found["G_after"], inputs["G"]) or _has_grad(found["G_grads"]):
             raise CheckFailure("the D step reached G: D's loss back-propagated into G's parameters. Detach the fakes "
                                "(netG(z).detach(), or generate them under torch.no_grad())")
+        _check_modes(found, "D", judged=("D",))
         rows = _judgements(found["d_calls"], found["g_calls"], inputs["x_real"])
         if not rows["real"]:
             raise CheckFailure("D never judged the real batch x_real in the D step")
@@ -323,20 +464,24 @@ def g_step_check(part):
 
     def collect(submission, inputs):
         g_step = submission.get(part, "g_step")
-        netD, netG = _probes_from(part, inputs)
-        optimizerG = RecordingSGD(netG.parameters())
-        _fill_stale(netG)
-        with fair_prior(submission, part):
-            if conditional:
-                g_step(netD, netG, optimizerG, inputs["y"], NZ)
-            else:
-                g_step(netD, netG, optimizerG, BATCH, NZ, "cpu")
-        return {**_records(netD, netG), "grads_at_step": optimizerG.grads_at_step}
+
+        def attempt(shape):
+            netD, netG = _probes_from(part, inputs, shape)
+            optimizerG = RecordingSGD(netG.parameters())
+            _fill_stale(netG)
+            with fair_helpers(submission, part):
+                if conditional:
+                    g_step(netD, netG, optimizerG, inputs["y"].clone(), NZ)
+                else:
+                    g_step(netD, netG, optimizerG, BATCH, NZ, "cpu")
+            return {**_records(netD, netG), "grads_at_step": optimizerG.grads_at_step}
+        return with_d_shapes(submission, part, attempt)
 
     def judge(inputs, found, context):
         _one_step(found["grads_at_step"], "G")
         if not _unchanged(found["D_after"], inputs["D"]):
             raise CheckFailure("the G step changed D's parameters: only optimizerG may step in g_step")
+        _check_modes(found, "G", judged=("D", "G"))
         rows = _judgements(found["d_calls"], found["g_calls"], torch.empty(0, *PARTS[part]["image"]))
         if not rows["fake"]:
             raise CheckFailure("D never judged G's fakes in the G step (or the fakes were changed before D saw them)")
@@ -352,6 +497,67 @@ def g_step_check(part):
 
 
 UPDATES = ((1, 1), (2, 1), (1, 3))  # (nb_update_D, nb_update_G) tried in turn
+
+# The contract's step signatures: train_step's calls of d_step and g_step are bound to them.
+STEP_SIGNATURES = {
+    "part1_dcgan": {"d": inspect.Signature.from_callable(lambda netD, netG, optimizerD, x_real, nz=NZ: None),
+                    "g": inspect.Signature.from_callable(
+                        lambda netD, netG, optimizerG, batch_size, nz=NZ, device="cpu": None)},
+    "part2_cgan": {"d": inspect.Signature.from_callable(lambda netD, netG, optimizerD, x_real, y_real, nz=NZ: None),
+                   "g": inspect.Signature.from_callable(lambda netD, netG, optimizerG, y, nz=NZ: None)},
+}
+
+
+def fair_steps(part, log):
+    """Correct d_step and g_step for train_step to call: each logs the arguments it was given and the
+    parameters of the network it updates, before and after its update."""
+    conditional = PARTS[part]["conditional"]
+
+    def bind(kind, args, kwargs):
+        try:
+            return STEP_SIGNATURES[part][kind].bind(*args, **kwargs).arguments
+        except TypeError as exc:
+            shown = ", ".join(STEP_SIGNATURES[part][kind].parameters)
+            raise CheckFailure(f"train_step called {kind}_step with arguments that do not fit {kind}_step({shown}) "
+                               f"({exc})") from None
+
+    def update(kind, bound, net, optimizer, loss_of):
+        entry = {"step": kind, "netD": bound["netD"], "netG": bound["netG"], "optimizer": optimizer,
+                 "before": _state(net) if isinstance(net, nn.Module) else None}
+        optimizer.zero_grad()
+        loss = loss_of()
+        loss.backward()
+        optimizer.step()
+        entry["after"] = _state(net) if isinstance(net, nn.Module) else None
+        log.append(entry)
+        return loss.detach()
+
+    def d_step(*args, **kwargs):
+        bound = bind("d", args, kwargs)
+        netD, netG, x_real = bound["netD"], bound["netG"], bound["x_real"]
+        labels = [bound["y_real"]] if conditional else []
+
+        def loss():
+            fake = netG(_normal_noise(x_real.size(0), bound.get("nz", NZ)), *labels).detach()
+            return _d_loss(netD(x_real, *labels), netD(fake, *labels))
+        log_batch = {"x_real": x_real, "y": labels[0] if labels else None}
+        result = update("d", bound, netD, bound["optimizerD"], loss)
+        log[-1].update(log_batch)
+        return result
+
+    def g_step(*args, **kwargs):
+        bound = bind("g", args, kwargs)
+        netD, netG = bound["netD"], bound["netG"]
+        labels = [bound["y"]] if conditional else []
+        batch = bound["y"].size(0) if conditional else bound["batch_size"]
+
+        def loss():
+            return _g_loss(netD(netG(_normal_noise(batch, bound.get("nz", NZ)), *labels), *labels))
+        result = update("g", bound, netG, bound["optimizerG"], loss)
+        log[-1].update({"batch": batch, "y": labels[0] if labels else None})
+        return result
+
+    return {"d_step": d_step, "g_step": g_step}
 
 
 def train_step_check(part):
@@ -371,10 +577,18 @@ def train_step_check(part):
         for (nb_update_D, nb_update_G), run in zip(UPDATES, inputs["runs"]):
             netD, netG = _probes_from(part, run)
             optimizerD, optimizerG = RecordingSGD(netD.parameters()), RecordingSGD(netG.parameters())
-            out = train_step(netD, netG, optimizerD, optimizerG, run["x_real"],
-                             *([run["y_real"]] if conditional else []), NZ,
-                             nb_update_D=nb_update_D, nb_update_G=nb_update_G)
-            runs.append({"steps": (len(optimizerD.grads_at_step), len(optimizerG.grads_at_step)),
+            log = []
+            with fair_helpers(submission, part, **fair_steps(part, log)):
+                out = train_step(netD, netG, optimizerD, optimizerG, run["x_real"].clone(),
+                                 *([run["y_real"].clone()] if conditional else []), NZ,
+                                 nb_update_D=nb_update_D, nb_update_G=nb_update_G)
+            mine = {"netD": netD, "netG": netG, "optimizerD": optimizerD, "optimizerG": optimizerG}
+            calls = [{"step": e["step"], "before": e["before"], "after": e["after"],
+                      "wrong": [name for name in ("netD", "netG") if e[name] is not mine[name]]
+                      + ([] if e["optimizer"] is mine["optimizer" + e["step"].upper()]
+                         else ["optimizer" + e["step"].upper()]),
+                      **{key: e[key] for key in ("x_real", "y", "batch") if key in e}} for e in log]
+            runs.append({"calls": calls, "D_after": _state(netD), "G_after": _state(netG),
                          "returned": type(out).__name__,
                          "length": len(out) if isinstance(out, (tuple, list)) else None})
         return {"runs": runs}
@@ -382,14 +596,42 @@ def train_step_check(part):
     def judge(inputs, found, context):
         if len(found["runs"]) != len(UPDATES):
             raise ValueError(f"{len(found['runs'])} runs of train_step recorded, expected {len(UPDATES)}")
-        for (nb_update_D, nb_update_G), run in zip(UPDATES, found["runs"]):
-            steps = tuple(int(n) for n in run["steps"])
-            if steps != (nb_update_D, nb_update_G):
-                raise CheckFailure(f"with nb_update_D={nb_update_D}, nb_update_G={nb_update_G}, train_step made "
-                                   f"{steps[0]} D updates and {steps[1]} G updates")
-            if run["length"] != 2:
-                raise CheckFailure("train_step must return the pair (loss of D, loss of G)")
+        for (nb_update_D, nb_update_G), run, given in zip(UPDATES, found["runs"], inputs["runs"]):
+            _judge_train_step_run(nb_update_D, nb_update_G, run, given, conditional)
     return draw, collect, judge
+
+
+def _judge_train_step_run(nb_update_D, nb_update_G, run, given, conditional):
+    """One run of train_step: what its calls of d_step and g_step did to the parameters."""
+    setting = f"with nb_update_D={nb_update_D}, nb_update_G={nb_update_G}"
+    calls = run["calls"]
+    made = (sum(c["step"] == "d" for c in calls), sum(c["step"] == "g" for c in calls))
+    if made != (nb_update_D, nb_update_G):
+        raise CheckFailure(f"{setting}, train_step made {made[0]} D updates and {made[1]} G updates (calls of your "
+                           "d_step and g_step): call d_step nb_update_D times, then g_step nb_update_G times")
+    for c in calls:
+        if c["wrong"]:
+            raise CheckFailure(f"train_step called {c['step']}_step with the wrong {', '.join(c['wrong'])}: pass "
+                               f"it the networks and optimizer{c['step'].upper()} that train_step was given")
+        if c["step"] == "d" and not torch.equal(c["x_real"], given["x_real"]):
+            raise CheckFailure("train_step's d_step did not get the real batch x_real that train_step was given")
+        if c["step"] == "g" and not conditional and c["batch"] != BATCH:
+            raise CheckFailure(f"train_step's g_step made {c['batch']} fakes for a batch of {BATCH} real images: "
+                               "pass x_real.size(0)")
+        if conditional and not torch.equal(c["y"].reshape(BATCH, -1), given["y_real"].reshape(BATCH, -1)):
+            raise CheckFailure(f"train_step's {c['step']}_step did not get the batch's labels y_real")
+    for net, kind in (("D", "d"), ("G", "g")):
+        state = given[net]
+        for c in [c for c in calls if c["step"] == kind]:
+            if not _unchanged(c["before"], state):
+                raise CheckFailure(f"{setting}, train_step changed net{net}'s parameters outside {kind}_step (an "
+                                   f"optimizer{net}.step() or an update of its own): only d_step and g_step update")
+            state = c["after"]
+        if not _unchanged(run[f"{net}_after"], state):
+            raise CheckFailure(f"{setting}, train_step changed net{net}'s parameters outside {kind}_step (an "
+                               f"optimizer{net}.step() or an update of its own): only d_step and g_step update")
+    if run["length"] != 2:
+        raise CheckFailure("train_step must return the pair (loss of D, loss of G)")
 
 
 def _plain_number(value):
@@ -444,3 +686,122 @@ for _part, _prefix in (("part1_dcgan", "dcgan"), ("part2_cgan", "cgan")):
                             ("train_step", train_step_check), ("optimizers", optimizers_check)):
         _draw, _collect, _judge = _factory(_part)
         check(f"{_prefix}.{_name}", draw=_draw, collect=_collect, judge=_judge)
+
+
+# ---- Part 3: the VAE step ----
+
+VAE_PART, LATENT = "part3_vae", 32
+
+
+class ProbeVAE(nn.Module):
+    """A linear VAE (784 -> 2 x 32 -> 784) that draws its own noise; records, for every call of model(x),
+    x and the outputs (x_hat, mu, logvar) with the gradient the loss gives each of them."""
+
+    def __init__(self):
+        super().__init__()
+        self.encoder, self.decoder = nn.Linear(784, 2 * LATENT), nn.Linear(LATENT, 784)
+        self.calls = []
+
+    def forward(self, x):
+        h = self.encoder(x.reshape(x.size(0), -1))
+        mu, logvar = h[:, :LATENT], h[:, LATENT:]
+        x_hat = self.decoder(mu + torch.randn_like(mu) * torch.exp(0.5 * logvar))
+        outputs = {"x_hat": x_hat, "mu": mu.clone(), "logvar": logvar.clone()}  # clones: the loss's own gradient
+        call = {"x": x.detach().reshape(x.size(0), -1).clone(), "grads": {}}
+        for key, value in outputs.items():
+            call[key] = value.detach().clone()
+            value.register_hook(lambda g, key=key, call=call: call["grads"].__setitem__(key, g.detach().clone()))
+        self.calls.append(call)
+        return outputs["x_hat"], outputs["mu"], outputs["logvar"]
+
+
+def _term_weights(call):
+    """The weight each term of the negative ELBO has in the loss that produced the gradients on model(x)'s
+    outputs: d/dx_hat is the reconstruction's alone (2 (x_hat - x) for the sum), d/d(mu, logvar) the KL's
+    alone (mu, (exp(logvar) - 1) / 2). Each weight is a least-squares fit; None where the gradient is not of
+    that form at all."""
+    grads = {key: call["grads"].get(key, torch.zeros_like(call[key])).flatten().double()  # unused output: no grad
+             for key in ("x_hat", "mu", "logvar")}
+    terms = {"reconstruction": (grads["x_hat"], (2 * (call["x_hat"] - call["x"])).flatten().double()),
+             "kl": (torch.cat([grads["mu"], grads["logvar"]]),
+                    torch.cat([call["mu"].flatten(), 0.5 * (call["logvar"].exp() - 1).flatten()]).double())}
+    weights = {}
+    for term, (found, rule) in terms.items():
+        if found.abs().max() == 0:
+            weights[term] = 0.0
+        elif cosine(found, rule) > 0.999:
+            weights[term] = float(found @ rule / (rule @ rule))
+        else:
+            weights[term] = None
+    return weights
+
+
+def _weights_match(found, reconstruction=1.0, kl=1.0):
+    """found == c * (reconstruction, kl) for some c > 0, within 0.1%."""
+    scale = found["reconstruction"] / reconstruction if reconstruction else found["kl"] / kl
+    return scale > 0 and all(math.isclose(found[term], scale * weight, rel_tol=1e-3, abs_tol=1e-12)
+                             for term, weight in (("reconstruction", reconstruction), ("kl", kl)))
+
+
+MSE = "the mean squared error over pixels (F.mse_loss's default) instead of the sum"
+VAE_MISTAKES = (  # (label, weights of the two terms): the gradients of each mistake, up to a positive factor
+    ("the reconstruction term alone, without the KL", {"kl": 0.0}),
+    ("the KL alone, without the reconstruction term", {"reconstruction": 0.0}),
+    ("reconstruction minus KL (the KL is added in the negative ELBO)", {"kl": -1.0}),
+    ("the ELBO maximised instead of the negative ELBO minimised (a sign error)", {"reconstruction": -1.0, "kl": -1.0}),
+    (MSE, {"reconstruction": 1 / (BATCH * 784)}),  # with the KL summed over the batch
+    (MSE, {"reconstruction": 1 / 784}),  # with the KL averaged over the batch
+)
+
+
+def draw_vae_step(context):
+    return {"model": _state(ProbeVAE()), "x": torch.rand(BATCH, 784)}
+
+
+def collect_vae_step(submission, inputs):
+    vae_step = submission.get(VAE_PART, "vae_step")
+    model = ProbeVAE()
+    _load(model, inputs["model"])
+    optimizer = RecordingSGD(model.parameters())
+    _fill_stale(model)
+    with fair_helpers(submission, VAE_PART):
+        out = vae_step(model, optimizer, inputs["x"].clone())
+    return {"calls": model.calls, "grads_at_step": optimizer.grads_at_step, "returned": returned(out)}
+
+
+def judge_vae_step(inputs, found, context):
+    if not found["calls"]:
+        raise CheckFailure("vae_step never called model(x)")
+    _one_step(found["grads_at_step"], "VAE", optimizer="optimizer", net="model")
+    used = [call for call in found["calls"] if call["grads"]]
+    if not used:
+        raise CheckFailure("the loss that vae_step back-propagates does not use model(x)'s outputs (x_hat, mu, "
+                           "logvar): the negative ELBO is the reconstruction error of x_hat plus the KL of (mu, "
+                           "logvar)")
+    call = used[-1]
+    if not torch.equal(call["x"], inputs["x"].reshape(BATCH, -1)):
+        raise CheckFailure("vae_step called model on something other than its batch x")
+    weights = _term_weights(call)
+    if None in weights.values():
+        which = "x_hat" if weights["reconstruction"] is None else "mu and logvar"
+        raise CheckFailure(f"the loss vae_step back-propagates gives {which} gradients that no term of the negative "
+                           "ELBO gives: call vae_loss(x_hat, x, mu, logvar) on model(x)'s outputs and backward() on it")
+    if not _weights_match(weights):
+        mistake = next((label for label, w in VAE_MISTAKES if _weights_match(weights, **w)), None)
+        raise CheckFailure(f"the loss vae_step back-propagates is {mistake}: call vae_loss(x_hat, x, mu, logvar)"
+                           if mistake else "the loss vae_step back-propagates weighs the squared error and the KL "
+                           f"{weights['reconstruction']:.3g} : {weights['kl']:.3g}, not 1 : 1 as the negative ELBO "
+                           "does: call vae_loss(x_hat, x, mu, logvar)")
+    value = found["returned"]
+    loss = float(((call["x_hat"] - call["x"]) ** 2).sum() + _kl(call["mu"], call["logvar"]).sum())
+    number = float(value.reshape(())) if torch.is_tensor(value) and value.numel() == 1 else value.get("value") \
+        if isinstance(value, dict) else None
+    if not isinstance(number, (int, float)) or not any(math.isclose(number, loss / n, rel_tol=1e-4, abs_tol=1e-4)
+                                                       for n in (1, BATCH)):
+        shown = f"{number:.4g}" if isinstance(number, (int, float)) else (
+            f"shape {tuple(value.shape)}" if torch.is_tensor(value) else value.get("type"))
+        raise CheckFailure(f"vae_step returned {shown}: expected the batch's loss, {loss:.4g} (or per example, "
+                           f"{loss / BATCH:.4g}), as a number or a detached scalar tensor")
+
+
+check("vae.step", draw=draw_vae_step, collect=collect_vae_step, judge=judge_vae_step)
