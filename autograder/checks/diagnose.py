@@ -4,8 +4,14 @@ A check's judge evaluates a set of candidate formulas (the correct one and the c
 on its own copy of the inputs the student's function was given; the first candidate that agrees
 everywhere with what the function returned names the mistake in the message. The helpers at the
 end turn a student's calls into data in collect (returned, call) and back into a verdict in judge.
+`substituted` and CORRECT_HELPERS let a check judge one function alone, with the grader's correct
+version of each helper it calls, so that a helper's mistake is charged once, to the helper's check.
 """
+import contextlib
+
 import torch
+import torch.nn.functional as F
+from torch.distributions import Normal, kl_divergence
 
 from autograder.checks.registry import CheckFailure, raised
 from autograder.load import MissingName
@@ -76,3 +82,56 @@ def reraise(record):
     """In judge: fail with the message of an exception collect recorded at this point, if any."""
     if isinstance(record, dict) and "raised" in record:
         raise CheckFailure(str(record["raised"]))
+
+
+# ---- each mistake charged once: judge a function with the grader's correct helpers ----
+
+
+def correct_bce(probs, targets):
+    """BCE as the notebook defines it and torch computes it (mean over elements, log floored at -100),
+    broadcasting its arguments as a hand-written formula does (a D output (B, 1, 1, 1) with targets (B,))."""
+    probs, targets = torch.broadcast_tensors(probs, torch.as_tensor(targets, dtype=probs.dtype, device=probs.device))
+    return F.binary_cross_entropy(probs, targets)
+
+
+def correct_d_loss(d_real, d_fake):
+    """the loss is BCE(D(x), 1) + BCE(D(G(z)), 0) (equation 7 as a loss to minimise)"""
+    return correct_bce(d_real, torch.ones_like(d_real)) + correct_bce(d_fake, torch.zeros_like(d_fake))
+
+
+def correct_g_loss(d_fake):
+    """the non-saturating loss is BCE(D(G(z)), 1) = -mean log D(G(z)) (equation 6)"""
+    return correct_bce(d_fake, torch.ones_like(d_fake))
+
+
+def correct_kl(mu, logvar):
+    """KL(N(mu, exp(logvar)) || N(0, I)), one value per example (summed over the latent dims), by
+    torch.distributions: independent of the closed form a student writes."""
+    return kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0)).sum(-1)
+
+
+# The contract's helpers that other contract functions call, per part: name -> the grader's version.
+CORRECT_HELPERS = {
+    "part1_dcgan": {"bce": correct_bce, "d_loss": correct_d_loss, "g_loss": correct_g_loss},
+    "part3_vae": {"kl_divergence": correct_kl},
+}
+
+
+@contextlib.contextmanager
+def substituted(submission, part, names):
+    """In collect: while the block runs, the part's functions that look up one of `names` (globals of
+    the student's namespace) find the grader's correct version (CORRECT_HELPERS) instead of the
+    student's. A check that records its function both ways can then pass it when either is right,
+    so a mistake in a helper costs only the helper's own item. Restores the namespace afterwards."""
+    namespace = submission.parts[part].namespace
+    missing = object()
+    saved = {name: namespace.get(name, missing) for name in names}
+    namespace.update({name: CORRECT_HELPERS[part][name] for name in names})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is missing:
+                namespace.pop(name, None)
+            else:
+                namespace[name] = value
