@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder.checks.diagnose import CORRECT_HELPERS, substituted
+from autograder.checks.diagnose import CORRECT_HELPERS, correct_helpers, substituted
 from autograder.load import load_submission
 from autograder.score import grade
 
@@ -32,7 +32,8 @@ FORMS = [
      "+ (1 - targets) * torch.log((1 - probs).clamp(1e-7, 1 - 1e-7)))", LOSSES),
     ("d-loss-with-torch-bce", "part1_dcgan",
      "return bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake))",
-     "bce_ = torch.nn.BCELoss()\n    return bce_(d_real, torch.ones_like(d_real)) + bce_(d_fake, torch.zeros_like(d_fake))",
+     "bce_ = torch.nn.BCELoss()\n"
+     "    return bce_(d_real, torch.ones_like(d_real)) + bce_(d_fake, torch.zeros_like(d_fake))",
      LOSSES),
     ("d-loss-mean-of-the-two-terms", "part1_dcgan",
      "return bce(d_real, torch.ones_like(d_real)) + bce(d_fake, torch.zeros_like(d_fake))",
@@ -98,12 +99,36 @@ def test_substituted_restores_the_namespace_even_when_the_block_raises(tmp_path)
     namespace = submission.parts["part3_vae"].namespace
     own_kl = namespace["kl_divergence"]
     del namespace["kl_divergence"]
-    with pytest.raises(RuntimeError), substituted(submission, "part3_vae", ("kl_divergence",)):
+    grader_kl = correct_helpers("part3_vae", "kl_divergence")
+    with pytest.raises(RuntimeError), substituted(submission, "part3_vae", grader_kl):
         assert namespace["kl_divergence"] is CORRECT_HELPERS["part3_vae"]["kl_divergence"]
         raise RuntimeError
     assert "kl_divergence" not in namespace
     namespace["kl_divergence"] = own_kl
-    with substituted(submission, "part3_vae", ("kl_divergence",)):
+    with substituted(submission, "part3_vae", grader_kl):
         mu, logvar = torch.randn(3, 4), torch.randn(3, 4)
         assert torch.allclose(namespace["vae_loss"](mu, mu, mu, logvar), own_kl(mu, logvar).sum())
     assert namespace["kl_divergence"] is own_kl
+
+
+def test_the_graders_helpers_agree_with_the_reference(tmp_path):
+    """What a substituted helper computes is what the reference's computes (the contract, once)."""
+    for part in CORRECT_HELPERS:
+        (tmp_path / f"{part}.py").write_text((REFERENCE / f"{part}.py").read_text(encoding="utf-8"), encoding="utf-8")
+    reference = load_submission(tmp_path, list(CORRECT_HELPERS))
+    p, mu, logvar = torch.rand(8, 1, 1, 1) * 0.98 + 0.01, torch.randn(8, 32), torch.randn(8, 32)
+    x, x_hat = torch.rand(8, 784), torch.rand(8, 784)
+    calls = {"bce": (p, torch.rand(8, 1, 1, 1)), "d_loss": (p, p.flip(0)), "g_loss": (p,), "g_loss_minimax": (p,),
+             "kl_divergence": (mu, logvar), "vae_loss": (x_hat, x, mu, logvar), "onehot": (torch.arange(10),)}
+    for part, helpers in CORRECT_HELPERS.items():
+        for name, helper in helpers.items():
+            own = reference.get(part, name)
+            if name in calls:
+                assert torch.allclose(helper(*calls[name]), own(*calls[name]), rtol=1e-5, atol=1e-5), (part, name)
+            else:  # random draws: the same shape, and N(0, I) / mu + N(0, sigma^2)
+                args = (4000, 100) if name == "get_noise" else (mu.repeat(500, 1), logvar.repeat(500, 1))
+                found, expected = helper(*args), own(*args)
+                assert found.shape == expected.shape, (part, name)
+                spread = (found - expected).std() / (2 ** 0.5)  # both draws independent: std of the difference
+                reference_spread = 1.0 if name == "get_noise" else torch.exp(0.5 * logvar).pow(2).mean().sqrt()
+                assert abs(float(spread / reference_spread) - 1) < 0.05, (part, name)

@@ -85,48 +85,85 @@ def reraise(record):
 
 
 # ---- each mistake charged once: judge a function with the grader's correct helpers ----
+# The contract's functions that other contract functions call, as the grader computes them. They
+# accept (and ignore) extra arguments, as a student's call may pass some.
 
 
-def correct_bce(probs, targets):
+def correct_noise(batch_size, nz=100, device="cpu", *args, **kwargs):
+    """the prior N(0, I), shaped (B, nz, 1, 1)"""
+    return torch.randn(batch_size, nz, 1, 1, device=device)
+
+
+def correct_onehot(labels, n_classes=10, *args, **kwargs):
+    """one-hot labels shaped (B, n_classes, 1, 1)"""
+    return F.one_hot(torch.as_tensor(labels).long(), n_classes).float().view(-1, n_classes, 1, 1)
+
+
+def correct_bce(probs, targets, *args, **kwargs):
     """BCE as the notebook defines it and torch computes it (mean over elements, log floored at -100),
     broadcasting its arguments as a hand-written formula does (a D output (B, 1, 1, 1) with targets (B,))."""
     probs, targets = torch.broadcast_tensors(probs, torch.as_tensor(targets, dtype=probs.dtype, device=probs.device))
     return F.binary_cross_entropy(probs, targets)
 
 
-def correct_d_loss(d_real, d_fake):
+def correct_d_loss(d_real, d_fake, *args, **kwargs):
     """the loss is BCE(D(x), 1) + BCE(D(G(z)), 0) (equation 7 as a loss to minimise)"""
     return correct_bce(d_real, torch.ones_like(d_real)) + correct_bce(d_fake, torch.zeros_like(d_fake))
 
 
-def correct_g_loss(d_fake):
+def correct_g_loss(d_fake, *args, **kwargs):
     """the non-saturating loss is BCE(D(G(z)), 1) = -mean log D(G(z)) (equation 6)"""
     return correct_bce(d_fake, torch.ones_like(d_fake))
 
 
-def correct_kl(mu, logvar):
+def correct_g_loss_minimax(d_fake, *args, **kwargs):
+    """the "true" minimax loss is mean log(1 - D(G(z))), to be minimised (equation 5)"""
+    return -correct_bce(d_fake, torch.zeros_like(d_fake))
+
+
+def correct_reparameterize(mu, logvar, *args, **kwargs):
+    """z = mu + eps * exp(logvar / 2), eps ~ N(0, I) of mu's shape"""
+    return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+
+
+def correct_kl(mu, logvar, *args, **kwargs):
     """KL(N(mu, exp(logvar)) || N(0, I)), one value per example (summed over the latent dims), by
     torch.distributions: independent of the closed form a student writes."""
     return kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0)).sum(-1)
 
 
-# The contract's helpers that other contract functions call, per part: name -> the grader's version.
+def correct_vae_loss(x_hat, x, mu, logvar, *args, **kwargs):
+    """sum of squared errors + KL, summed over the batch"""
+    return ((x_hat - x.reshape(x_hat.shape)) ** 2).sum() + correct_kl(mu, logvar).sum()
+
+
+# Per part: the name a student's function looks up -> the grader's version.
 CORRECT_HELPERS = {
-    "part1_dcgan": {"bce": correct_bce, "d_loss": correct_d_loss, "g_loss": correct_g_loss},
-    "part3_vae": {"kl_divergence": correct_kl},
+    "part1_dcgan": {"get_noise": correct_noise, "bce": correct_bce, "d_loss": correct_d_loss,
+                    "g_loss": correct_g_loss, "g_loss_minimax": correct_g_loss_minimax},
+    "part2_cgan": {"get_noise": correct_noise, "onehot": correct_onehot},
+    "part3_vae": {"reparameterize": correct_reparameterize, "kl_divergence": correct_kl,
+                  "vae_loss": correct_vae_loss},
 }
 
 
+def correct_helpers(part, *names):
+    """{name: the grader's version} for the given names of the part (all of them when none given)."""
+    return {name: CORRECT_HELPERS[part][name] for name in names or CORRECT_HELPERS[part]}
+
+
 @contextlib.contextmanager
-def substituted(submission, part, names):
-    """In collect: while the block runs, the part's functions that look up one of `names` (globals of
-    the student's namespace) find the grader's correct version (CORRECT_HELPERS) instead of the
-    student's. A check that records its function both ways can then pass it when either is right,
-    so a mistake in a helper costs only the helper's own item. Restores the namespace afterwards."""
+def substituted(submission, part, replacements):
+    """In collect: while the block runs, the part's functions that look up a name of `replacements`
+    (a global of the student's namespace) find the given object instead of the student's, e.g.
+    substituted(submission, "part1_dcgan", correct_helpers("part1_dcgan", "bce")). A check that records
+    its function both ways, as written and with correct helpers, and passes it when either is right,
+    charges a helper's mistake once, to the helper's own item. The namespace is restored afterwards
+    (a name the student had not defined is removed again)."""
     namespace = submission.parts[part].namespace
     missing = object()
-    saved = {name: namespace.get(name, missing) for name in names}
-    namespace.update({name: CORRECT_HELPERS[part][name] for name in names})
+    saved = {name: namespace.get(name, missing) for name in replacements}
+    namespace.update(replacements)
     try:
         yield
     finally:

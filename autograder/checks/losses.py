@@ -13,8 +13,9 @@ import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from autograder.checks.diagnose import (agrees, call, correct_bce, correct_d_loss, correct_g_loss, explain, grads_of,
-                                        reraise, returned, substituted, type_name)
+from autograder.checks.diagnose import (agrees, call, correct_bce, correct_d_loss, correct_g_loss,
+                                        correct_g_loss_minimax, correct_helpers, explain, grads_of, reraise, returned,
+                                        substituted, type_name)
 from autograder.checks.registry import CheckFailure, check
 
 PART = "part1_dcgan"
@@ -140,7 +141,7 @@ def _both_ways(submission, run, helpers):
     may call one of `helpers`, with the grader's versions of them ("alone")."""
     records = {"own": run(submission)}
     if helpers:
-        with substituted(submission, PART, helpers):
+        with substituted(submission, PART, correct_helpers(PART, *helpers)):
             records["alone"] = run(submission)
     return records
 
@@ -190,11 +191,6 @@ def _loss_check(rubric_id, name, formula, mistakes, accepted_scales=(1.0,), help
     return check(rubric_id, draw=draw, collect=collect, judge=judge)
 
 
-def _g_minimax(d_fake):
-    """the "true" minimax loss is mean log(1 - D(G(z))), to be minimised (equation 5)"""
-    return torch.log(1 - d_fake).mean()
-
-
 def _lsgan_d(d_real, d_fake):
     """the LSGAN D loss is 1/2 mean (D(x) - 1)^2 + 1/2 mean D(G(z))^2"""
     return 0.5 * F.mse_loss(d_real, torch.ones_like(d_real)) + 0.5 * F.mse_loss(d_fake, torch.zeros_like(d_fake))
@@ -227,18 +223,18 @@ _loss_check("dcgan.d_loss", "d_loss", correct_d_loss, {
 }, accepted_scales=(1.0, 0.5))
 
 _loss_check("dcgan.g_loss", "g_loss", correct_g_loss, {
-    "the saturating minimax loss mean log(1 - D(G(z))): g_loss is the non-saturating one": _g_minimax,
+    "the saturating minimax loss mean log(1 - D(G(z))): g_loss is the non-saturating one": correct_g_loss_minimax,
     "the wrong target: BCE(D(G(z)), 0) trains G to look fake": lambda f: correct_bce(f, _target(f, 0)),
     "mean log D(G(z)) without the minus sign (it must be minimised)": lambda f: -correct_g_loss(f),
     BATCH_SUM: lambda f: correct_g_loss(f) * f.numel(),
 })
 
-_loss_check("dcgan.g_loss_minimax", "g_loss_minimax", _g_minimax, {
+_loss_check("dcgan.g_loss_minimax", "g_loss_minimax", correct_g_loss_minimax, {
     "the non-saturating loss -mean log D(G(z)): g_loss_minimax is the 'true' loss of question 3": correct_g_loss,
     "BCE(D(G(z)), 0) = -mean log(1 - D(G(z))): a sign error, G would minimise the wrong way":
         lambda f: correct_bce(f, _target(f, 0)),
     "mean log D(G(z)): the log of D(G(z)) instead of log(1 - D(G(z)))": lambda f: torch.log(f).mean(),
-    BATCH_SUM: lambda f: _g_minimax(f) * f.numel(),
+    BATCH_SUM: lambda f: correct_g_loss_minimax(f) * f.numel(),
 })
 
 _loss_check("dcgan.lsgan_d_loss", "lsgan_d_loss", _lsgan_d, {

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from scipy import stats
 
-from autograder.checks.diagnose import (agrees, call, correct_kl, explain, grads_of, reraise, returned, substituted,
-                                        type_name)
+from autograder.checks.diagnose import (agrees, call, correct_helpers, correct_kl, explain, grads_of, reraise,
+                                        returned, substituted, type_name)
 from autograder.checks.registry import CheckFailure, check
 
 PART = "part3_vae"
@@ -193,7 +193,7 @@ def collect_vae_loss(submission, inputs):
                             inputs["mu"].clone(), inputs["logvar"].clone())
         return error or returned(found)
     own = run()
-    with substituted(submission, PART, ("kl_divergence",)):
+    with substituted(submission, PART, correct_helpers(PART, "kl_divergence")):
         return {"own": own, "alone": run()}
 
 
