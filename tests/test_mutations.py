@@ -172,8 +172,10 @@ MUTATIONS = [
       {"dcgan.g_loss": r"it matches the sum over the batch instead of the mean"}),
     M("dcgan-g-loss-saturating", P1,
       "    return bce(d_fake, torch.ones_like(d_fake))", "    return -bce(d_fake, torch.zeros_like(d_fake))",
-      {"dcgan.g_loss": r"the saturating minimax loss", "dcgan.g_losses_gradients": r"does g_loss saturate",
-       "dcgan.g_step": r"the saturating minimax loss"}),
+      {"dcgan.g_loss": r"the saturating minimax loss", "dcgan.g_step": r"the saturating minimax loss"}),
+    M("dcgan-g-loss-clamps-D-output", P1,  # right on D outputs in [0.01, 0.99], flat below: caught at saturation
+      "    return bce(d_fake, torch.ones_like(d_fake))", "    return bce(d_fake.clamp(min=0.01), torch.ones_like(d_fake))",
+      {"dcgan.g_losses_gradients": r"does g_loss saturate"}),
     M("dcgan-lsgan-g-loss-as-the-slide", P1,
       "return 0.5 * ((d_fake - 1) ** 2).mean()", "return 0.5 * (d_fake ** 2).mean()",
       {"dcgan.lsgan_g_loss": r"the slide's 1/2 mean D\(G\(z\)\)\^2"}),

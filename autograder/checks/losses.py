@@ -255,31 +255,58 @@ SATURATED_LOGIT = -7.0  # D(G(z)) = sigmoid(-7) ~ 0.001
 G_LOSSES = ("g_loss", "g_loss_minimax")
 
 
+def draw_saturation(context):
+    return {"probabilities": _probabilities()}
+
+
 def collect_saturation(submission, inputs):
     def run(submission):
         fns = {name: submission.get(PART, name) for name in G_LOSSES}
         found = {}
         for name in G_LOSSES:
+            value, error = call(fns[name], inputs["probabilities"].clone())
             logits = torch.full((16, 1, 1, 1), SATURATED_LOGIT, requires_grad=True)
-            found[name] = _run_loss(fns[name], torch.sigmoid(logits), leaves=[logits])
+            found[name] = {"random": error or returned(value),
+                           **_run_loss(fns[name], torch.sigmoid(logits), leaves=[logits])}
             if "grads" not in found[name]:
                 break  # judge stops there
         return found
     return _both_ways(submission, run, ("bce",))
 
 
+def _saturated_gradient(loss):
+    """The gradient per example on D's logit that the correct `loss` gives at the saturated point."""
+    logits = torch.full((16, 1, 1, 1), SATURATED_LOGIT, requires_grad=True)
+    loss(torch.sigmoid(logits)).backward()
+    return float(logits.grad.double().abs().mean()) * 16
+
+
+CORRECT_G_LOSSES = {"g_loss": correct_g_loss, "g_loss_minimax": correct_g_loss_minimax}
+
+
 def judge_saturation(inputs, found, context):
-    """Question 3: the two G losses differ where it matters, when D confidently rejects the fakes."""
+    """Question 3: the two G losses differ where it matters, when D confidently rejects the fakes.
+
+    A loss whose value on random D outputs is wrong fails its own item (dcgan.g_loss or
+    dcgan.g_loss_minimax): its gradient is taken as correct here, so that the mistake costs once.
+    The student's gradients are judged for the losses whose values are right; at least one must be."""
     def verdict(found):
-        grads = {}
+        grads, charged = {}, []
         for name in G_LOSSES:
             _value(found[name]["value"], name=name)
+            if not agrees(_value(found[name]["random"], name=name), CORRECT_G_LOSSES[name](inputs["probabilities"])):
+                charged.append(name)
+                grads[name] = _saturated_gradient(CORRECT_G_LOSSES[name])
+                continue
             reraise(found[name]["grads"])
             grad = found[name]["grads"][0]
             if grad is None:
                 raise CheckFailure(f"{name} gives no gradient to D's logit: keep it differentiable "
                                    "(no .item(), no .detach() of the inputs)")
             grads[name] = float(grad.double().abs().mean()) * 16
+        if len(charged) == len(G_LOSSES):
+            raise CheckFailure("neither g_loss nor g_loss_minimax gives the right values (their own items say why): "
+                               "this item compares their gradients with D(G(z)) near 0")
         if not grads["g_loss"] > 0.5:
             raise CheckFailure(f"with D(G(z)) near 0, g_loss gives G a gradient of {grads['g_loss']:.2e} per example "
                                "on D's logit: the non-saturating loss should keep it near 1 (does g_loss saturate?)")
@@ -290,4 +317,4 @@ def judge_saturation(inputs, found, context):
     return _judge_both_ways(found, verdict)
 
 
-check("dcgan.g_losses_gradients", collect=collect_saturation, judge=judge_saturation)
+check("dcgan.g_losses_gradients", draw=draw_saturation, collect=collect_saturation, judge=judge_saturation)
