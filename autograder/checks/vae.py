@@ -148,7 +148,8 @@ def judge_reparameterize(inputs, found, context):
     if abs(mean - mu0) > 0.05 * sigma:
         raise CheckFailure(f"z has mean {mean:.2f} where mu = {mu0:.2f}: z = mu + eps * sigma (is mu added?)")
     if abs(std / sigma - 1) > 0.05:
-        causes = {sigma ** 2: "eps is scaled by sigma^2 = exp(logvar) (the slides' error): use exp(0.5 * logvar)",
+        causes = {sigma ** 2: "eps is scaled by sigma^2 = exp(logvar) (the slides' error, or logvar used as log "
+                              "sigma): use sigma = exp(0.5 * logvar)",
                   logvar0: "logvar is used as the standard deviation: sigma = exp(0.5 * logvar)",
                   1.0: "eps is not scaled by sigma"}
         nearest = min(causes, key=lambda s: abs(s - std))
