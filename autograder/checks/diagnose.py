@@ -5,7 +5,8 @@ on its own copy of the inputs the student's function was given; the first candid
 everywhere with what the function returned names the mistake in the message. The helpers at the
 end turn a student's calls into data in collect (returned, call) and back into a verdict in judge.
 `substituted` and CORRECT_HELPERS let a check judge one function alone, with the grader's correct
-version of each helper it calls, so that a helper's mistake is charged once, to the helper's check.
+version of each helper it calls (both_ways in collect, either_way in judge), so that a helper's
+mistake is charged once, to the helper's check.
 """
 import contextlib
 
@@ -172,3 +173,26 @@ def substituted(submission, part, replacements):
                 namespace.pop(name, None)
             else:
                 namespace[name] = value
+
+
+def both_ways(submission, part, names, run):
+    """In collect: run() as the student wrote the part ("own") and, if `names` is not empty, again
+    with the grader's versions of those helpers substituted ("alone"), for either_way in judge."""
+    records = {"own": run()}
+    if names:
+        with substituted(submission, part, correct_helpers(part, *names)):
+            records["alone"] = run()
+    return records
+
+
+def either_way(found, verdict):
+    """In judge: verdict(record) for both_ways' records; passes when either passes (a helper's mistake is
+    its own item's), otherwise raises the failure of "alone": what is wrong in the function itself."""
+    failures = []
+    for way in ("own", "alone"):
+        if way in found:
+            try:
+                return verdict(found[way])
+            except CheckFailure as exc:
+                failures.append(exc)
+    raise failures[-1]

@@ -6,16 +6,16 @@ collect calls the student's loss (and back-propagates through it) and records th
 gradients; judge computes the expected values on its own draw of the inputs.
 
 The losses built on `bce` are recorded twice, as written and with the grader's BCE in place of
-the student's (diagnose.substituted): either being right passes, so a wrong bce costs the bce item
+the student's (diagnose.both_ways): either being right passes, so a wrong bce costs the bce item
 alone. The bce check records calls into torch's BCE functions: the notebook asks for it by hand.
 """
 import torch
 import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 
-from autograder.checks.diagnose import (agrees, call, correct_bce, correct_d_loss, correct_g_loss,
-                                        correct_g_loss_minimax, correct_helpers, explain, grads_of, reraise, returned,
-                                        substituted, type_name)
+from autograder.checks.diagnose import (agrees, both_ways, call, correct_bce, correct_d_loss, correct_g_loss,
+                                        correct_g_loss_minimax, either_way, explain, grads_of, reraise, returned,
+                                        type_name)
 from autograder.checks.registry import CheckFailure, check
 
 PART = "part1_dcgan"
@@ -136,29 +136,6 @@ def judge_bce(inputs, found, context):
 check("dcgan.bce", draw=draw_bce, collect=collect_bce, judge=judge_bce)
 
 
-def _both_ways(submission, run, helpers):
-    """collect's records of run(submission) as the student wrote it ("own") and, when the function
-    may call one of `helpers`, with the grader's versions of them ("alone")."""
-    records = {"own": run(submission)}
-    if helpers:
-        with substituted(submission, PART, correct_helpers(PART, *helpers)):
-            records["alone"] = run(submission)
-    return records
-
-
-def _judge_both_ways(found, verdict):
-    """Pass when the function is right as written or with the grader's helpers (its helper's mistake
-    is charged to the helper's check); otherwise fail with what is wrong in the function itself."""
-    failures = []
-    for way in ("own", "alone"):
-        if way in found:
-            try:
-                return verdict(found[way])
-            except CheckFailure as exc:
-                failures.append(exc)
-    raise failures[-1]
-
-
 def _loss_check(rubric_id, name, formula, mistakes, accepted_scales=(1.0,), helpers=("bce",)):
     """Check loss `name`(*probabilities) against `formula`, naming the mistake it matches if not."""
     n_args = formula.__code__.co_argcount
@@ -167,10 +144,10 @@ def _loss_check(rubric_id, name, formula, mistakes, accepted_scales=(1.0,), help
         return {"args": [_probabilities() for _ in range(n_args)]}
 
     def collect(submission, inputs):
-        def run(submission):
+        def run():
             fn = submission.get(PART, name)
             return _run_loss(fn, *(a.clone().requires_grad_() for a in inputs["args"]))
-        return _both_ways(submission, run, helpers)
+        return both_ways(submission, PART, helpers, run)
 
     def judge(inputs, found, context):
         args = inputs["args"]
@@ -186,7 +163,7 @@ def _loss_check(rubric_id, name, formula, mistakes, accepted_scales=(1.0,), help
             if len(record["grads"]) != n_args or any(g is None or not torch.isfinite(g).all() for g in record["grads"]):
                 raise CheckFailure(f"{name} does not give finite gradients to D's outputs: keep it differentiable "
                                    "(no .item(), no .detach() of the inputs)")
-        return _judge_both_ways(found, verdict)
+        return either_way(found, verdict)
 
     return check(rubric_id, draw=draw, collect=collect, judge=judge)
 
@@ -260,7 +237,7 @@ def draw_saturation(context):
 
 
 def collect_saturation(submission, inputs):
-    def run(submission):
+    def run():
         fns = {name: submission.get(PART, name) for name in G_LOSSES}
         found = {}
         for name in G_LOSSES:
@@ -271,7 +248,7 @@ def collect_saturation(submission, inputs):
             if "grads" not in found[name]:
                 break  # judge stops there
         return found
-    return _both_ways(submission, run, ("bce",))
+    return both_ways(submission, PART, ("bce",), run)
 
 
 def _saturated_gradient(loss):
@@ -314,7 +291,7 @@ def judge_saturation(inputs, found, context):
             raise CheckFailure(f"with D(G(z)) near 0, g_loss_minimax gives a gradient of "
                                f"{grads['g_loss_minimax']:.2e} on D's logit: the 'true' minimax loss saturates there "
                                "(about 1e-3 expected)")
-    return _judge_both_ways(found, verdict)
+    return either_way(found, verdict)
 
 
 check("dcgan.g_losses_gradients", draw=draw_saturation, collect=collect_saturation, judge=judge_saturation)

@@ -4,7 +4,7 @@ The KL is compared with torch.distributions; a wrong value is matched against th
 errors and the classic slips (missing 1/2, wrong sign, mean over dims, logvar used as std or as
 log sigma). collect records what the student's functions return (and the gradients
 reparameterize lets through); judge compares with values it computes on its own draw of the
-inputs. vae_loss is recorded as written and with the grader's KL (diagnose.substituted): either
+inputs. vae_loss is recorded as written and with the grader's KL (diagnose.both_ways): either
 being right passes, so a wrong kl_divergence costs the KL item alone.
 """
 import math
@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from scipy import stats
 
-from autograder.checks.diagnose import (agrees, call, correct_helpers, correct_kl, explain, grads_of, reraise,
-                                        returned, substituted, type_name)
+from autograder.checks.diagnose import (agrees, both_ways, call, correct_kl, either_way, explain, grads_of, reraise,
+                                        returned, type_name)
 from autograder.checks.registry import CheckFailure, check
 
 PART = "part3_vae"
@@ -193,9 +193,7 @@ def collect_vae_loss(submission, inputs):
         found, error = call(vae_loss, inputs["x_hat"].clone().requires_grad_(), inputs["x"].clone(),
                             inputs["mu"].clone(), inputs["logvar"].clone())
         return error or returned(found)
-    own = run()
-    with substituted(submission, PART, correct_helpers(PART, "kl_divergence")):
-        return {"own": own, "alone": run()}
+    return both_ways(submission, PART, ("kl_divergence",), run)
 
 
 def judge_vae_loss(inputs, found, context):
@@ -203,17 +201,12 @@ def judge_vae_loss(inputs, found, context):
     x, x_hat, mu, logvar = inputs["x"], inputs["x_hat"], inputs["mu"], inputs["logvar"]
     batch = x.shape[0]
     sse, kl = ((x_hat - x) ** 2).sum(), correct_kl(mu, logvar).sum()
-    failure = None
-    for value in (found["own"], found["alone"]):
-        try:
-            reraise(value)
-        except CheckFailure as exc:
-            failure = exc
-            continue
+
+    def verdict(value):
+        reraise(value)
         if not torch.is_tensor(value) or value.numel() != 1:
             shown = f"shape {tuple(value.shape)}" if torch.is_tensor(value) else type_name(value)
-            failure = CheckFailure(f"vae_loss returned {shown}: expected a scalar tensor")
-            continue
+            raise CheckFailure(f"vae_loss returned {shown}: expected a scalar tensor")
         if agrees(value, sse + kl) or agrees(value, (sse + kl) / batch):
             return
         candidates = {
@@ -228,11 +221,10 @@ def judge_vae_loss(inputs, found, context):
             "the mean squared error (F.mse_loss's default) and the KL averaged over the batch":
                 ((x_hat - x) ** 2).mean() + kl / batch,
         }
-        failure = CheckFailure(f"vae_loss gives {float(value):.3f}, expected {float(sse + kl):.3f} (sum of squared "
-                               f"errors + KL, summed over the batch) or {float((sse + kl) / batch):.3f} (per-example "
-                               "mean): " + explain([value.reshape(())], candidates,
-                                                   "check both terms and their reduction"))
-    raise failure
+        raise CheckFailure(f"vae_loss gives {float(value):.3f}, expected {float(sse + kl):.3f} (sum of squared "
+                           f"errors + KL, summed over the batch) or {float((sse + kl) / batch):.3f} (per-example "
+                           "mean): " + explain([value.reshape(())], candidates, "check both terms and their reduction"))
+    return either_way(found, verdict)
 
 
 check("vae.loss", draw=draw_vae_loss, collect=collect_vae_loss, judge=judge_vae_loss)
