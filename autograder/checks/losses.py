@@ -238,15 +238,16 @@ def draw_saturation(context):
 
 def collect_saturation(submission, inputs):
     def run():
-        fns = {name: submission.get(PART, name) for name in G_LOSSES}
         found = {}
         for name in G_LOSSES:
-            value, error = call(fns[name], inputs["probabilities"].clone())
+            fn, error = call(submission.get, PART, name)
+            if error:  # not defined: charged by its own item
+                found[name] = {"random": error}
+                continue
+            value, error = call(fn, inputs["probabilities"].clone())
             logits = torch.full((16, 1, 1, 1), SATURATED_LOGIT, requires_grad=True)
             found[name] = {"random": error or returned(value),
-                           **_run_loss(fns[name], torch.sigmoid(logits), leaves=[logits])}
-            if "grads" not in found[name]:
-                break  # judge stops there
+                           **_run_loss(fn, torch.sigmoid(logits), leaves=[logits])}
         return found
     return both_ways(submission, PART, ("bce",), run)
 
@@ -264,26 +265,32 @@ CORRECT_G_LOSSES = {"g_loss": correct_g_loss, "g_loss_minimax": correct_g_loss_m
 def judge_saturation(inputs, found, context):
     """Question 3: the two G losses differ where it matters, when D confidently rejects the fakes.
 
-    A loss whose value on random D outputs is wrong fails its own item (dcgan.g_loss or
+    A loss that is missing, raises or is wrong on random D outputs fails its own item (dcgan.g_loss or
     dcgan.g_loss_minimax): its gradient is taken as correct here, so that the mistake costs once.
     The student's gradients are judged for the losses whose values are right; at least one must be."""
+    def right(record, name):
+        value = record["random"]
+        return torch.is_tensor(value) and agrees(value, CORRECT_G_LOSSES[name](inputs["probabilities"]))
+
     def verdict(found):
-        grads, charged = {}, []
+        grads = {}
+        charged = [name for name in G_LOSSES if not right(found[name], name)]
+        if len(charged) == len(G_LOSSES):
+            reraise(found["g_loss"]["random"])
+            reraise(found["g_loss_minimax"]["random"])
+            raise CheckFailure("neither g_loss nor g_loss_minimax gives the right values (their own items say why): "
+                               "this item compares their gradients with D(G(z)) near 0")
         for name in G_LOSSES:
-            _value(found[name]["value"], name=name)
-            if not agrees(_value(found[name]["random"], name=name), CORRECT_G_LOSSES[name](inputs["probabilities"])):
-                charged.append(name)
+            if name in charged:
                 grads[name] = _saturated_gradient(CORRECT_G_LOSSES[name])
                 continue
+            _value(found[name]["value"], name=name)
             reraise(found[name]["grads"])
             grad = found[name]["grads"][0]
             if grad is None:
                 raise CheckFailure(f"{name} gives no gradient to D's logit: keep it differentiable "
                                    "(no .item(), no .detach() of the inputs)")
             grads[name] = float(grad.double().abs().mean()) * 16
-        if len(charged) == len(G_LOSSES):
-            raise CheckFailure("neither g_loss nor g_loss_minimax gives the right values (their own items say why): "
-                               "this item compares their gradients with D(G(z)) near 0")
         if not grads["g_loss"] > 0.5:
             raise CheckFailure(f"with D(G(z)) near 0, g_loss gives G a gradient of {grads['g_loss']:.2e} per example "
                                "on D's logit: the non-saturating loss should keep it near 1 (does g_loss saturate?)")
