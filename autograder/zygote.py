@@ -245,19 +245,6 @@ def restore_snapshot(entries):
 _MODULE_OBJECTS = {}
 
 
-class _Channel:
-    """JSON lines to the server over the child's end of a pipe."""
-
-    def __init__(self, fd):
-        self.fd = fd
-
-    def send(self, **message):
-        data = (json.dumps(message, default=str) + "\n").encode()
-        while data:
-            written = os.write(self.fd, data)
-            data = data[written:]
-
-
 def _forget_other_checks(rubric_id, context, snapshot):
     """In a student's child, before any of its code runs: drop what that code has no business
     reading, so that no Python object leads to it: the expected values (only judges use them), the
@@ -411,7 +398,7 @@ def _confine(setup):
 
 
 class _Channel:
-    """JSON lines to the zygote over the child's end of a pipe."""
+    """JSON lines to the zygote (and from it to the server) over the child's end of a pipe."""
 
     def __init__(self, fd):
         self.fd = fd

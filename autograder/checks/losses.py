@@ -4,11 +4,18 @@ Inputs are drawn at grading time: random probabilities, soft targets, and the ex
 where a hand-written log must be clamped (as torch clamps at -100) or offset, never inf/NaN.
 collect calls the student's loss (and back-propagates through it) and records the values and
 gradients; judge computes the expected values on its own draw of the inputs.
+
+The losses built on `bce` are recorded twice, as written and with the grader's BCE in place of
+the student's (diagnose.both_ways): either being right passes, so a wrong bce costs the bce item
+alone. The bce check records calls into torch's BCE functions: the notebook asks for it by hand.
 """
 import torch
 import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode
 
-from autograder.checks.diagnose import agrees, call, explain, grads_of, reraise, returned, type_name
+from autograder.checks.diagnose import (agrees, both_ways, call, correct_bce, correct_d_loss, correct_g_loss,
+                                        correct_g_loss_minimax, either_way, explain, grads_of, reraise, returned,
+                                        type_name)
 from autograder.checks.registry import CheckFailure, check
 
 PART = "part1_dcgan"
@@ -47,8 +54,19 @@ def _run_loss(fn, *args, leaves=None):
     return record
 
 
-def _bce(p, t):
-    return F.binary_cross_entropy(p, t)
+class TorchBCECalls(TorchFunctionMode):
+    """Records the names of torch's BCE functions called inside the block, however they are reached
+    (F.binary_cross_entropy under any alias, nn.BCELoss, the with-logits forms, torch._C's kernels)."""
+
+    def __init__(self):
+        super().__init__()
+        self.names = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        name = f"{getattr(func, '__module__', None) or 'torch'}.{getattr(func, '__name__', func)}"
+        if "binary_cross_entropy" in name and name not in self.names:
+            self.names.append(name)
+        return func(*args, **(kwargs or {}))
 
 
 def draw_bce(context):
@@ -59,28 +77,41 @@ def draw_bce(context):
 def collect_bce(submission, inputs):
     bce = submission.get(PART, "bce")
     found = {}
-    for label in ("hard", "soft"):
-        out, error = call(bce, inputs["p"].clone(), inputs[label].clone())
-        found[label] = error or returned(out)
-    found["extremes"] = []
-    for p_value, t_value in EXTREMES:
-        probs = torch.full((4,), p_value, requires_grad=True)
-        found["extremes"].append(_run_loss(lambda p: bce(p, torch.full((4,), t_value)), probs))
-        if "grads" not in found["extremes"][-1]:
-            break  # it raised or returned no scalar: judge stops there
+    with TorchBCECalls() as torch_bce:
+        for label in ("hard", "soft"):
+            out, error = call(bce, inputs["p"].clone(), inputs[label].clone())
+            found[label] = error or returned(out)
+        found["extremes"] = []
+        for p_value, t_value in EXTREMES:
+            probs = torch.full((4,), p_value, requires_grad=True)
+            found["extremes"].append(_run_loss(lambda p: bce(p, torch.full((4,), t_value)), probs))
+            if "grads" not in found["extremes"][-1]:
+                break  # it raised or returned no scalar: judge stops there
+    found["torch_bce"] = torch_bce.names
     return found
 
 
+BCE_MISTAKES = {
+    "the sum instead of the mean over the batch": lambda p, t: correct_bce(p, t) * p.numel(),
+    "a missing minus sign": lambda p, t: -correct_bce(p, t),
+    "the term (1 - t) log(1 - p) left out": lambda p, t: -(t * torch.log(p)).mean(),
+    "the term t log p left out": lambda p, t: -((1 - t) * torch.log(1 - p)).mean(),
+    "the arguments in the other order, bce(targets, probs)": lambda p, t: correct_bce(t, p),
+}
+
+
 def judge_bce(inputs, found, context):
+    if found["torch_bce"]:
+        raise CheckFailure(f"bce calls {', '.join(found['torch_bce'])}: the notebook asks you to write the binary "
+                           "cross-entropy without torch's BCE functions (nn.BCELoss and F.binary_cross_entropy "
+                           "included), to build the loss from its formula -[t log p + (1 - t) log(1 - p)] and keep "
+                           "its log finite at p = 0 and 1 yourself (clamped_log)")
     for label, key in (("hard targets", "hard"), ("soft targets", "soft")):
         probs, targets = inputs["p"], inputs[key]
         value = _value(found[key], name="bce")
-        expected = _bce(probs, targets)
+        expected = correct_bce(probs, targets)
         if not agrees(value, expected):
-            candidates = {
-                "the sum instead of the mean over the batch": expected * probs.numel(),
-                "a missing minus sign": -expected,
-            }
+            candidates = {name: wrong(probs, targets) for name, wrong in BCE_MISTAKES.items()}
             raise CheckFailure(f"bce on random probabilities with {label} gives {float(value):.5f}, expected "
                                f"{float(expected):.5f} (torch.nn.functional.binary_cross_entropy): "
                                + explain([value], candidates, "check the formula -[t log p + (1 - t) log(1 - p)]"))
@@ -105,7 +136,7 @@ def judge_bce(inputs, found, context):
 check("dcgan.bce", draw=draw_bce, collect=collect_bce, judge=judge_bce)
 
 
-def _loss_check(rubric_id, name, formula, mistakes, accepted_scales=(1.0,)):
+def _loss_check(rubric_id, name, formula, mistakes, accepted_scales=(1.0,), helpers=("bce",)):
     """Check loss `name`(*probabilities) against `formula`, naming the mistake it matches if not."""
     n_args = formula.__code__.co_argcount
 
@@ -113,38 +144,28 @@ def _loss_check(rubric_id, name, formula, mistakes, accepted_scales=(1.0,)):
         return {"args": [_probabilities() for _ in range(n_args)]}
 
     def collect(submission, inputs):
-        fn = submission.get(PART, name)
-        return _run_loss(fn, *(a.clone().requires_grad_() for a in inputs["args"]))
+        def run():
+            fn = submission.get(PART, name)
+            return _run_loss(fn, *(a.clone().requires_grad_() for a in inputs["args"]))
+        return both_ways(submission, PART, helpers, run)
 
     def judge(inputs, found, context):
         args = inputs["args"]
-        value = _value(found["value"], name=name)
         expected = formula(*args)
-        if not any(agrees(value, scale * expected) for scale in accepted_scales):
-            candidates = {label: wrong(*args) for label, wrong in mistakes.items()}
-            raise CheckFailure(f"{name} on random D outputs gives {float(value):.5f}, expected "
-                               f"{float(expected):.5f}: " + explain([value], candidates, formula.__doc__))
-        reraise(found["grads"])
-        if len(found["grads"]) != n_args or any(g is None or not torch.isfinite(g).all() for g in found["grads"]):
-            raise CheckFailure(f"{name} does not give finite gradients to D's outputs: keep it differentiable "
-                               "(no .item(), no .detach() of the inputs)")
+
+        def verdict(record):
+            value = _value(record["value"], name=name)
+            if not any(agrees(value, scale * expected) for scale in accepted_scales):
+                candidates = {label: wrong(*args) for label, wrong in mistakes.items()}
+                raise CheckFailure(f"{name} on random D outputs gives {float(value):.5f}, expected "
+                                   f"{float(expected):.5f}: " + explain([value], candidates, formula.__doc__))
+            reraise(record["grads"])
+            if len(record["grads"]) != n_args or any(g is None or not torch.isfinite(g).all() for g in record["grads"]):
+                raise CheckFailure(f"{name} does not give finite gradients to D's outputs: keep it differentiable "
+                                   "(no .item(), no .detach() of the inputs)")
+        return either_way(found, verdict)
 
     return check(rubric_id, draw=draw, collect=collect, judge=judge)
-
-
-def _d_correct(d_real, d_fake):
-    """the loss is BCE(D(x), 1) + BCE(D(G(z)), 0) (equation 7 as a loss to minimise)"""
-    return _bce(d_real, torch.ones_like(d_real)) + _bce(d_fake, torch.zeros_like(d_fake))
-
-
-def _g_nonsaturating(d_fake):
-    """the non-saturating loss is BCE(D(G(z)), 1) = -mean log D(G(z)) (equation 6)"""
-    return _bce(d_fake, torch.ones_like(d_fake))
-
-
-def _g_minimax(d_fake):
-    """the "true" minimax loss is mean log(1 - D(G(z))), to be minimised (equation 5)"""
-    return torch.log(1 - d_fake).mean()
 
 
 def _lsgan_d(d_real, d_fake):
@@ -157,71 +178,127 @@ def _lsgan_g(d_fake):
     return 0.5 * F.mse_loss(d_fake, torch.ones_like(d_fake))
 
 
-_loss_check("dcgan.d_loss", "d_loss", _d_correct, {
+def _target(d, value):
+    return torch.full_like(d, value)
+
+
+BATCH_SUM = "the sum over the batch instead of the mean (reduction='sum')"
+
+_loss_check("dcgan.d_loss", "d_loss", correct_d_loss, {
     "swapped labels (real judged against 0, fake against 1)":
-        lambda r, f: _bce(r, torch.zeros_like(r)) + _bce(f, torch.ones_like(f)),
-    "a missing fake term (only BCE(D(x), 1))": lambda r, f: _bce(r, torch.ones_like(r)),
-    "a missing real term (only BCE(D(G(z)), 0))": lambda r, f: _bce(f, torch.zeros_like(f)),
-    "the objective of equation 7 without the minus sign (it must be minimised)": lambda r, f: -_d_correct(r, f),
+        lambda r, f: correct_bce(r, _target(r, 0)) + correct_bce(f, _target(f, 1)),
+    "the real term's target flipped: BCE(D(x), 0) + BCE(D(G(z)), 0); real images need target 1":
+        lambda r, f: correct_bce(r, _target(r, 0)) + correct_bce(f, _target(f, 0)),
+    "the fake term's target flipped: BCE(D(x), 1) + BCE(D(G(z)), 1); fakes need target 0":
+        lambda r, f: correct_bce(r, _target(r, 1)) + correct_bce(f, _target(f, 1)),
+    "a missing fake term (only BCE(D(x), 1))": lambda r, f: correct_bce(r, _target(r, 1)),
+    "a missing real term (only BCE(D(G(z)), 0))": lambda r, f: correct_bce(f, _target(f, 0)),
+    "the fake term subtracted: BCE(D(x), 1) - BCE(D(G(z)), 0); both terms are added":
+        lambda r, f: correct_bce(r, _target(r, 1)) - correct_bce(f, _target(f, 0)),
+    "the objective of equation 7 without the minus sign (it must be minimised)": lambda r, f: -correct_d_loss(r, f),
+    BATCH_SUM: lambda r, f: correct_d_loss(r, f) * r.numel(),
 }, accepted_scales=(1.0, 0.5))
 
-_loss_check("dcgan.g_loss", "g_loss", _g_nonsaturating, {
-    "the saturating minimax loss mean log(1 - D(G(z))): g_loss is the non-saturating one": _g_minimax,
-    "the wrong target: BCE(D(G(z)), 0) trains G to look fake": lambda f: _bce(f, torch.zeros_like(f)),
-    "mean log D(G(z)) without the minus sign (it must be minimised)": lambda f: -_g_nonsaturating(f),
+_loss_check("dcgan.g_loss", "g_loss", correct_g_loss, {
+    "the saturating minimax loss mean log(1 - D(G(z))): g_loss is the non-saturating one": correct_g_loss_minimax,
+    "the wrong target: BCE(D(G(z)), 0) trains G to look fake": lambda f: correct_bce(f, _target(f, 0)),
+    "mean log D(G(z)) without the minus sign (it must be minimised)": lambda f: -correct_g_loss(f),
+    BATCH_SUM: lambda f: correct_g_loss(f) * f.numel(),
 })
 
-_loss_check("dcgan.g_loss_minimax", "g_loss_minimax", _g_minimax, {
-    "the non-saturating loss -mean log D(G(z)): g_loss_minimax is the 'true' loss of question 3":
-        _g_nonsaturating,
+_loss_check("dcgan.g_loss_minimax", "g_loss_minimax", correct_g_loss_minimax, {
+    "the non-saturating loss -mean log D(G(z)): g_loss_minimax is the 'true' loss of question 3": correct_g_loss,
     "BCE(D(G(z)), 0) = -mean log(1 - D(G(z))): a sign error, G would minimise the wrong way":
-        lambda f: _bce(f, torch.zeros_like(f)),
+        lambda f: correct_bce(f, _target(f, 0)),
+    "mean log D(G(z)): the log of D(G(z)) instead of log(1 - D(G(z)))": lambda f: torch.log(f).mean(),
+    BATCH_SUM: lambda f: correct_g_loss_minimax(f) * f.numel(),
 })
 
 _loss_check("dcgan.lsgan_d_loss", "lsgan_d_loss", _lsgan_d, {
     "the loss without the factor 1/2": lambda r, f: 2 * _lsgan_d(r, f),
     "swapped targets (real towards 0, fake towards 1)": lambda r, f: 0.5 * (r ** 2).mean() + 0.5 * ((f - 1) ** 2).mean(),
-})
+    BATCH_SUM: lambda r, f: _lsgan_d(r, f) * r.numel(),
+}, helpers=())
 
 _loss_check("dcgan.lsgan_g_loss", "lsgan_g_loss", _lsgan_g, {
     "the slide's 1/2 mean D(G(z))^2, which pushes fakes towards the 'fake' target 0 (ASSIGNMENT.md)":
         lambda f: 0.5 * (f ** 2).mean(),
     "the loss without the factor 1/2": lambda f: ((f - 1) ** 2).mean(),
-})
+    BATCH_SUM: lambda f: _lsgan_g(f) * f.numel(),
+}, helpers=())
 
 
 SATURATED_LOGIT = -7.0  # D(G(z)) = sigmoid(-7) ~ 0.001
 G_LOSSES = ("g_loss", "g_loss_minimax")
 
 
+def draw_saturation(context):
+    return {"probabilities": _probabilities()}
+
+
 def collect_saturation(submission, inputs):
-    fns = {name: submission.get(PART, name) for name in G_LOSSES}
-    found = {}
-    for name in G_LOSSES:
-        logits = torch.full((16, 1, 1, 1), SATURATED_LOGIT, requires_grad=True)
-        found[name] = _run_loss(fns[name], torch.sigmoid(logits), leaves=[logits])
-        if "grads" not in found[name]:
-            break  # judge stops there
-    return found
+    def run():
+        found = {}
+        for name in G_LOSSES:
+            fn, error = call(submission.get, PART, name)
+            if error:  # not defined: charged by its own item
+                found[name] = {"random": error}
+                continue
+            value, error = call(fn, inputs["probabilities"].clone())
+            logits = torch.full((16, 1, 1, 1), SATURATED_LOGIT, requires_grad=True)
+            found[name] = {"random": error or returned(value),
+                           **_run_loss(fn, torch.sigmoid(logits), leaves=[logits])}
+        return found
+    return both_ways(submission, PART, ("bce",), run)
+
+
+def _saturated_gradient(loss):
+    """The gradient per example on D's logit that the correct `loss` gives at the saturated point."""
+    logits = torch.full((16, 1, 1, 1), SATURATED_LOGIT, requires_grad=True)
+    loss(torch.sigmoid(logits)).backward()
+    return float(logits.grad.double().abs().mean()) * 16
+
+
+CORRECT_G_LOSSES = {"g_loss": correct_g_loss, "g_loss_minimax": correct_g_loss_minimax}
 
 
 def judge_saturation(inputs, found, context):
-    """Question 3: the two G losses differ where it matters, when D confidently rejects the fakes."""
-    grads = {}
-    for name in G_LOSSES:
-        _value(found[name]["value"], name=name)
-        reraise(found[name]["grads"])
-        grad = found[name]["grads"][0]
-        if grad is None:
-            raise CheckFailure(f"{name} gives no gradient to D's logit: keep it differentiable "
-                               "(no .item(), no .detach() of the inputs)")
-        grads[name] = float(grad.double().abs().mean()) * 16
-    if not grads["g_loss"] > 0.5:
-        raise CheckFailure(f"with D(G(z)) near 0, g_loss gives G a gradient of {grads['g_loss']:.2e} per example "
-                           "on D's logit: the non-saturating loss should keep it near 1 (does g_loss saturate?)")
-    if not grads["g_loss_minimax"] < 0.01:
-        raise CheckFailure(f"with D(G(z)) near 0, g_loss_minimax gives a gradient of {grads['g_loss_minimax']:.2e}"
-                           " on D's logit: the 'true' minimax loss saturates there (about 1e-3 expected)")
+    """Question 3: the two G losses differ where it matters, when D confidently rejects the fakes.
+
+    A loss that is missing, raises or is wrong on random D outputs fails its own item (dcgan.g_loss or
+    dcgan.g_loss_minimax): its gradient is taken as correct here, so that the mistake costs once.
+    The student's gradients are judged for the losses whose values are right; at least one must be."""
+    def right(record, name):
+        value = record["random"]
+        return torch.is_tensor(value) and agrees(value, CORRECT_G_LOSSES[name](inputs["probabilities"]))
+
+    def verdict(found):
+        grads = {}
+        charged = [name for name in G_LOSSES if not right(found[name], name)]
+        if len(charged) == len(G_LOSSES):
+            reraise(found["g_loss"]["random"])
+            reraise(found["g_loss_minimax"]["random"])
+            raise CheckFailure("neither g_loss nor g_loss_minimax gives the right values (their own items say why): "
+                               "this item compares their gradients with D(G(z)) near 0")
+        for name in G_LOSSES:
+            if name in charged:
+                grads[name] = _saturated_gradient(CORRECT_G_LOSSES[name])
+                continue
+            _value(found[name]["value"], name=name)
+            reraise(found[name]["grads"])
+            grad = found[name]["grads"][0]
+            if grad is None:
+                raise CheckFailure(f"{name} gives no gradient to D's logit: keep it differentiable "
+                                   "(no .item(), no .detach() of the inputs)")
+            grads[name] = float(grad.double().abs().mean()) * 16
+        if not grads["g_loss"] > 0.5:
+            raise CheckFailure(f"with D(G(z)) near 0, g_loss gives G a gradient of {grads['g_loss']:.2e} per example "
+                               "on D's logit: the non-saturating loss should keep it near 1 (does g_loss saturate?)")
+        if not grads["g_loss_minimax"] < 0.01:
+            raise CheckFailure(f"with D(G(z)) near 0, g_loss_minimax gives a gradient of "
+                               f"{grads['g_loss_minimax']:.2e} on D's logit: the 'true' minimax loss saturates there "
+                               "(about 1e-3 expected)")
+    return either_way(found, verdict)
 
 
-check("dcgan.g_losses_gradients", collect=collect_saturation, judge=judge_saturation)
+check("dcgan.g_losses_gradients", draw=draw_saturation, collect=collect_saturation, judge=judge_saturation)

@@ -19,16 +19,15 @@ starting weights; collect rebuilds the probes from those weights, calls the stud
 returns the probes' records (calls, gradients, parameters after the call) as plain data; judge
 reads the verdict off those records and never calls student code.
 """
-import contextlib
 import inspect
 import math
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from scipy import stats
 
-from autograder.checks.diagnose import cosine, grads_of, returned
+from autograder.checks.diagnose import (correct_d_loss, correct_g_loss, correct_helpers, correct_kl, correct_noise,
+                                         correct_onehot, cosine, grads_of, returned, substituted)
 from autograder.checks.registry import CheckFailure, check, raised
 from autograder.tracing import shape_text
 
@@ -110,74 +109,10 @@ class RecordingSGD(torch.optim.SGD):
 # ---- correct helpers, put in the student's namespace while a step runs ----
 
 
-def _normal_noise(batch_size, nz=NZ, device="cpu", *args, **kwargs):
-    return torch.empty(batch_size, nz, 1, 1, device=device).normal_(0.0, 1.0)
-
-
-def _onehot(labels, n_classes=N_CLASSES, *args, **kwargs):
-    return F.one_hot(torch.as_tensor(labels).long(), n_classes).float().view(-1, n_classes, 1, 1)
-
-
-def _bce(probs, targets, *args, **kwargs):
-    """The mean BCE, broadcasting as a hand-written formula does (targets of shape (B,) for outputs (B, 1))."""
-    return -(targets * torch.log(probs).clamp(min=-100) + (1 - targets) * torch.log1p(-probs).clamp(min=-100)).mean()
-
-
-def _d_loss(d_real, d_fake, *args, **kwargs):
-    return _bce(d_real, torch.ones_like(d_real)) + _bce(d_fake, torch.zeros_like(d_fake))
-
-
-def _g_loss(d_fake, *args, **kwargs):
-    return _bce(d_fake, torch.ones_like(d_fake))
-
-
-def _g_loss_minimax(d_fake, *args, **kwargs):
-    return -_bce(d_fake, torch.zeros_like(d_fake))
-
-
-def _kl(mu, logvar, *args, **kwargs):
-    return -0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum(dim=1)
-
-
-def _reparameterize(mu, logvar, *args, **kwargs):
-    return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
-
-
-def _vae_loss(x_hat, x, mu, logvar, *args, **kwargs):
-    return ((x_hat - x.reshape(x_hat.shape)) ** 2).sum() + _kl(mu, logvar).sum()
-
-
-# Each helper's own check judges it (prior, onehot, bce, d_loss, g_loss, g_loss_minimax, vae.*): a step
-# runs with these instead, so a wrong helper is charged once, there.
-FAIR_HELPERS = {
-    "part1_dcgan": {"get_noise": _normal_noise, "bce": _bce, "d_loss": _d_loss, "g_loss": _g_loss,
-                    "g_loss_minimax": _g_loss_minimax},
-    "part2_cgan": {"get_noise": _normal_noise, "onehot": _onehot},
-    "part3_vae": {"reparameterize": _reparameterize, "kl_divergence": _kl, "vae_loss": _vae_loss},
-}
-
-
-@contextlib.contextmanager
-def substituted(submission, part, replacements):
-    """While a step is judged, the part's names in `replacements` are bound to those objects in the
-    student's namespace (where the student's functions look them up); restored afterwards."""
-    namespace = submission.parts[part].namespace
-    missing = object()
-    saved = {name: namespace.get(name, missing) for name in replacements}
-    namespace.update(replacements)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is missing:
-                namespace.pop(name, None)
-            else:
-                namespace[name] = value
-
-
 def fair_helpers(submission, part, **steps):
-    """The part's helpers (and, for train_step, its steps) replaced by correct ones."""
-    return substituted(submission, part, {**FAIR_HELPERS[part], **steps})
+    """The part's helpers (and, for train_step, its steps) replaced by correct ones: each helper's own
+    check judges it (prior, onehot, bce, d_loss, g_loss, vae.*), so a wrong helper is charged once, there."""
+    return substituted(submission, part, {**correct_helpers(part), **steps})
 
 
 # ---- the probe D's output shape: the student's own D's ----
@@ -196,7 +131,7 @@ def _own_d_shapes(submission, part):
         try:
             with torch.random.fork_rng(), torch.no_grad():
                 x = torch.rand(BATCH, *spec["image"]) * 2 - 1
-                out = cls()(x, _onehot(torch.arange(BATCH) % N_CLASSES)) if spec["conditional"] else cls()(x)
+                out = cls()(x, correct_onehot(torch.arange(BATCH) % N_CLASSES)) if spec["conditional"] else cls()(x)
         except Exception:  # noqa: BLE001 - this D cannot say its shape; its own checks say why
             continue
         if torch.is_tensor(out) and out.dim() >= 1 and out.size(0) == BATCH and out.numel() == BATCH:
@@ -241,7 +176,7 @@ def _probes(part, shape=(1, 1, 1)):
 
 def _real_batch(part):
     x = torch.rand(BATCH, *PARTS[part]["image"]) * 2 - 1
-    y = _onehot(torch.randint(N_CLASSES, (BATCH,)))
+    y = correct_onehot(torch.randint(N_CLASSES, (BATCH,)))
     return x, y
 
 
@@ -538,8 +473,8 @@ def fair_steps(part, log):
         labels = [bound["y_real"]] if conditional else []
 
         def loss():
-            fake = netG(_normal_noise(x_real.size(0), bound.get("nz", NZ)), *labels).detach()
-            return _d_loss(netD(x_real, *labels), netD(fake, *labels))
+            fake = netG(correct_noise(x_real.size(0), bound.get("nz", NZ)), *labels).detach()
+            return correct_d_loss(netD(x_real, *labels), netD(fake, *labels))
         log_batch = {"x_real": x_real, "y": labels[0] if labels else None}
         result = update("d", bound, netD, bound["optimizerD"], loss)
         log[-1].update(log_batch)
@@ -552,7 +487,7 @@ def fair_steps(part, log):
         batch = bound["y"].size(0) if conditional else bound["batch_size"]
 
         def loss():
-            return _g_loss(netD(netG(_normal_noise(batch, bound.get("nz", NZ)), *labels), *labels))
+            return correct_g_loss(netD(netG(correct_noise(batch, bound.get("nz", NZ)), *labels), *labels))
         result = update("g", bound, netG, bound["optimizerG"], loss)
         log[-1].update({"batch": batch, "y": labels[0] if labels else None})
         return result
@@ -793,7 +728,7 @@ def judge_vae_step(inputs, found, context):
                            f"{weights['reconstruction']:.3g} : {weights['kl']:.3g}, not 1 : 1 as the negative ELBO "
                            "does: call vae_loss(x_hat, x, mu, logvar)")
     value = found["returned"]
-    loss = float(((call["x_hat"] - call["x"]) ** 2).sum() + _kl(call["mu"], call["logvar"]).sum())
+    loss = float(((call["x_hat"] - call["x"]) ** 2).sum() + correct_kl(call["mu"], call["logvar"]).sum())
     number = float(value.reshape(())) if torch.is_tensor(value) and value.numel() == 1 else value.get("value") \
         if isinstance(value, dict) else None
     if not isinstance(number, (int, float)) or not any(math.isclose(number, loss / n, rel_tol=1e-4, abs_tol=1e-4)

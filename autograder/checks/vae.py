@@ -1,16 +1,20 @@
 """Part 3: reparameterization, closed-form KL and the negative ELBO.
 
 The KL is compared with torch.distributions; a wrong value is matched against the slides'
-errors and the classic slips (missing 1/2, wrong sign, mean over dims, logvar used as std).
-collect records what the student's functions return (and the gradients reparameterize lets
-through); judge compares with values it computes on its own draw of the inputs.
+errors and the classic slips (missing 1/2, wrong sign, mean over dims, logvar used as std or as
+log sigma). collect records what the student's functions return (and the gradients
+reparameterize lets through); judge compares with values it computes on its own draw of the
+inputs. vae_loss is recorded as written and with the grader's KL (diagnose.both_ways): either
+being right passes, so a wrong kl_divergence costs the KL item alone.
 """
 import math
 
+import numpy as np
 import torch
-from torch.distributions import Normal, kl_divergence
+from scipy import stats
 
-from autograder.checks.diagnose import agrees, call, explain, grads_of, reraise, returned, type_name
+from autograder.checks.diagnose import (agrees, both_ways, call, correct_kl, either_way, explain, grads_of, reraise,
+                                        returned, type_name)
 from autograder.checks.registry import CheckFailure, check
 
 PART = "part3_vae"
@@ -19,10 +23,6 @@ LATENT = 32
 
 def _mu_logvar(batch=8):
     return torch.randn(batch, LATENT), torch.randn(batch, LATENT) * 0.8
-
-
-def _kl_reference(mu, logvar):
-    return kl_divergence(Normal(mu, torch.exp(0.5 * logvar)), Normal(0.0, 1.0)).sum(-1)
 
 
 def _kl_closed(mu, logvar, sign=1.0, half=0.5):
@@ -36,6 +36,11 @@ KL_MISTAKES = {
         lambda m, lv: 0.5 * (1 + lv + m ** 2 - lv.exp()).sum(-1),
     "the mean over latent dimensions instead of the sum": lambda m, lv: _kl_closed(m, lv) / LATENT,
     "logvar used as the standard deviation": lambda m, lv: -0.5 * (1 + torch.log(lv ** 2) - m ** 2 - lv ** 2).sum(-1),
+    "logvar used as log sigma (sigma = exp(logvar) instead of exp(logvar / 2)): logvar is log sigma^2":
+        lambda m, lv: -0.5 * (1 + 2 * lv - m ** 2 - (2 * lv).exp()).sum(-1),
+    "the KL with the wrong sign and without the factor 1/2": lambda m, lv: -2 * _kl_closed(m, lv),
+    "the KL averaged over the batch (return one value per example, shape (B,))":
+        lambda m, lv: _kl_closed(m, lv).mean(),
     "the KL summed over the batch as well (return one value per example, shape (B,))":
         lambda m, lv: _kl_closed(m, lv).sum(),
 }
@@ -60,10 +65,14 @@ def judge_kl(inputs, found, context):
     if value is None:
         raise CheckFailure(f"kl_divergence(mu, logvar) returned {type_name(found['kl'])}: expected a tensor, one "
                            "value per example, shape (B,)")
-    expected = _kl_reference(mu, logvar)
+    expected = correct_kl(mu, logvar)
     if torch.is_tensor(value) and value.shape != expected.shape and agrees(value.reshape(-1), expected):
         raise CheckFailure(f"kl_divergence returns shape {tuple(value.shape)} with the right values: expected one "
                            "value per example, shape (B,) (sum over dim=1 without keepdim)")
+    if torch.is_tensor(value) and value.shape == mu.shape and agrees(value.sum(-1), expected):
+        raise CheckFailure(f"kl_divergence returns one value per latent dimension, shape {tuple(value.shape)}: sum "
+                           "them, one value per example, shape (B,) (torch.distributions gives per-dimension values: "
+                           "add .sum(-1))")
     if not torch.is_tensor(value) or not agrees(value, expected):
         candidates = {label: fn(mu, logvar) for label, fn in KL_MISTAKES.items()}
         shown = value if not torch.is_tensor(value) else value.flatten()[:3].tolist()
@@ -77,14 +86,23 @@ def judge_kl(inputs, found, context):
 
 check("vae.kl", draw=draw_kl, collect=collect_kl, judge=judge_kl)
 
-REPARAM_N = 20_000
-REPARAM_MU, REPARAM_LOGVAR = 0.5, math.log(4.0)  # sigma = 2, sigma^2 = 4, logvar = 1.39
+REPARAM_N, REPARAM_D = 20_000, 8  # examples x latent dims of the constant-input call
+ALPHA = 1e-4  # level of the test that the latent dims' noises are uncorrelated
+
+
+def draw_reparameterize(context):
+    """One mu and one sigma in [2, 3] for the constant-input call (there z's spread is eps's, whatever
+    the scale: its structure is read off it), and per-element mu and logvar for the second call."""
+    sigma = float(torch.empty(()).uniform_(2.0, 3.0))
+    mu = float(torch.empty(()).uniform_(0.5, 1.5)) * (1 if torch.rand(()) < 0.5 else -1)  # |mu| >> tolerance
+    return {"mu": mu, "logvar": 2 * math.log(sigma),
+            "mu_each": torch.randn(2_000, LATENT), "logvar_each": torch.empty(2_000, LATENT).uniform_(-2.0, 2.0)}
 
 
 def collect_reparameterize(submission, inputs):
     reparameterize = submission.get(PART, "reparameterize")
-    mu = torch.full((REPARAM_N, 4), REPARAM_MU, requires_grad=True)
-    logvar = torch.full((REPARAM_N, 4), REPARAM_LOGVAR, requires_grad=True)
+    mu = torch.full((REPARAM_N, REPARAM_D), inputs["mu"], requires_grad=True)
+    logvar = torch.full((REPARAM_N, REPARAM_D), inputs["logvar"], requires_grad=True)
     z = reparameterize(mu, logvar)
     found = {"z": returned(z)}
     if not torch.is_tensor(z):
@@ -93,26 +111,51 @@ def collect_reparameterize(submission, inputs):
     found["mu_grad"], found["logvar_grad"] = grads_of((mu, logvar))
     repeat, error = call(lambda: torch.equal(reparameterize(mu, logvar), reparameterize(mu, logvar)))
     found["repeat"] = error or bool(repeat)
+    each, error = call(reparameterize, inputs["mu_each"].clone(), inputs["logvar_each"].clone())
+    found["z_each"] = error or returned(each)
     return found
+
+
+def _judge_noise_structure(noise):
+    """noise = z - mu under constant inputs, (N, D): one draw per example and per latent dim."""
+    if noise.abs().max() < 1e-6:
+        raise CheckFailure("z equals mu: no noise is drawn: z = mu + eps * sigma with eps ~ N(0, I)")
+    if torch.unique(noise, dim=0).shape[0] < 0.99 * len(noise):
+        raise CheckFailure("the rows of z - mu repeat: the same eps is used for several examples of the batch. "
+                           "Each example needs its own noise: draw eps with mu's shape (torch.randn_like(mu))")
+    corr = np.nan_to_num(np.corrcoef(noise.numpy(), rowvar=False), nan=1.0)
+    off_diagonal = corr[np.triu_indices(noise.shape[1], 1)]
+    statistic = len(noise) * float((off_diagonal ** 2).sum())  # ~ chi2, one dof per pair, if independent
+    if stats.chi2.sf(statistic, off_diagonal.size) < ALPHA:
+        shape = " (eps has one value per example, shape (B, 1)?)" if np.abs(off_diagonal).min() > 0.99 else ""
+        raise CheckFailure(f"the noise must be independent per latent dimension: across the {noise.shape[1]} latent "
+                           f"dims, z - mu is correlated (largest |correlation| {np.abs(off_diagonal).max():.2f})"
+                           f"{shape}. Draw eps with mu's shape: torch.randn_like(mu)")
 
 
 def judge_reparameterize(inputs, found, context):
     n, z = REPARAM_N, found["z"]
+    mu0, logvar0 = inputs["mu"], inputs["logvar"]
+    sigma = math.exp(0.5 * logvar0)
     if not torch.is_tensor(z):
         raise CheckFailure(f"reparameterize(mu, logvar) returned {type_name(z)}: expected a tensor of mu's shape")
-    if tuple(z.shape) != (n, 4):
-        raise CheckFailure(f"reparameterize(mu, logvar) returned shape {tuple(z.shape)}, expected mu's shape {(n, 4)}")
+    if tuple(z.shape) != (n, REPARAM_D):
+        raise CheckFailure(f"reparameterize(mu, logvar) returned shape {tuple(z.shape)}, expected mu's shape "
+                           f"{(n, REPARAM_D)}")
+    noise = z.double() - mu0
+    _judge_noise_structure(noise)
     mean, std = float(z.double().mean()), float(z.double().std())
-    if abs(mean - 0.5) > 0.05:
-        raise CheckFailure(f"z has mean {mean:.2f} where mu = 0.5: z = mu + eps * sigma (is mu added?)")
-    if abs(std - 2.0) > 0.05:
-        causes = {4.0: "eps is scaled by sigma^2 = exp(logvar) (the slides' error): use exp(0.5 * logvar)",
-                  math.log(4.0): "logvar is used as the standard deviation: sigma = exp(0.5 * logvar)",
-                  1.0: "eps is not scaled by sigma",
-                  0.0: "no noise is drawn: z = mu + eps * sigma with eps ~ N(0, I)"}
+    if abs(mean - mu0) > 0.05 * sigma:
+        raise CheckFailure(f"z has mean {mean:.2f} where mu = {mu0:.2f}: z = mu + eps * sigma (is mu added?)")
+    if abs(std / sigma - 1) > 0.05:
+        causes = {sigma ** 2: "eps is scaled by sigma^2 = exp(logvar) (the slides' error, or logvar used as log "
+                              "sigma): use sigma = exp(0.5 * logvar)",
+                  logvar0: "logvar is used as the standard deviation: sigma = exp(0.5 * logvar)",
+                  1.0: "eps is not scaled by sigma"}
         nearest = min(causes, key=lambda s: abs(s - std))
-        cause = causes[nearest] if abs(nearest - std) < 0.1 else "expected sigma = exp(0.5 * logvar)"
-        raise CheckFailure(f"z has standard deviation {std:.2f} where sigma = 2 (logvar = log 4): {cause}")
+        cause = causes[nearest] if abs(std / nearest - 1) < 0.05 else "expected sigma = exp(0.5 * logvar)"
+        raise CheckFailure(f"z has standard deviation {std:.2f} where sigma = {sigma:.2f} (logvar = {logvar0:.2f}): "
+                           + cause)
     reraise(found["backward"])
     mu_grad, logvar_grad = found["mu_grad"], found["logvar_grad"]
     if mu_grad is None or logvar_grad is None or logvar_grad.abs().sum() == 0:
@@ -121,9 +164,19 @@ def judge_reparameterize(inputs, found, context):
     reraise(found["repeat"])
     if found["repeat"]:
         raise CheckFailure("reparameterize returned the same z twice: draw fresh eps on every call")
+    reraise(found["z_each"])
+    each, mu, logvar = found["z_each"], inputs["mu_each"], inputs["logvar_each"]
+    if not torch.is_tensor(each) or each.shape != mu.shape:
+        raise CheckFailure(f"reparameterize(mu, logvar) with mu of shape {tuple(mu.shape)} returned "
+                           f"{tuple(each.shape) if torch.is_tensor(each) else type_name(each)}: expected mu's shape")
+    eps = (each.double() - mu) / torch.exp(0.5 * logvar.double())
+    if abs(float(eps.mean())) > 0.05 or abs(float(eps.std()) - 1) > 0.05:
+        raise CheckFailure("with a different mu and logvar for each element, (z - mu) / exp(0.5 * logvar) has mean "
+                           f"{float(eps.mean()):.2f} and std {float(eps.std()):.2f}, expected 0 and 1: each z_ij must "
+                           "use its own mu_ij and logvar_ij (elementwise operations, no mean or sum over elements)")
 
 
-check("vae.reparameterize", collect=collect_reparameterize, judge=judge_reparameterize)
+check("vae.reparameterize", draw=draw_reparameterize, collect=collect_reparameterize, judge=judge_reparameterize)
 
 
 def draw_vae_loss(context):
@@ -135,29 +188,43 @@ def draw_vae_loss(context):
 
 
 def collect_vae_loss(submission, inputs):
-    vae_loss = submission.get(PART, "vae_loss")
-    found = vae_loss(inputs["x_hat"].clone().requires_grad_(), inputs["x"].clone(), inputs["mu"].clone(),
-                     inputs["logvar"].clone())
-    return {"loss": returned(found)}
+    def run():
+        vae_loss = submission.get(PART, "vae_loss")
+        found, error = call(vae_loss, inputs["x_hat"].clone().requires_grad_(), inputs["x"].clone(),
+                            inputs["mu"].clone(), inputs["logvar"].clone())
+        return error or returned(found)
+    return both_ways(submission, PART, ("kl_divergence",), run)
 
 
 def judge_vae_loss(inputs, found, context):
+    """Right as written, or right with the grader's KL (a wrong kl_divergence is the KL item's)."""
     x, x_hat, mu, logvar = inputs["x"], inputs["x_hat"], inputs["mu"], inputs["logvar"]
     batch = x.shape[0]
-    value = found["loss"]
-    sse, kl = ((x_hat - x) ** 2).sum(), _kl_reference(mu, logvar).sum()
-    if not torch.is_tensor(value) or value.numel() != 1:
-        raise CheckFailure("vae_loss must return a scalar tensor")
-    if not (agrees(value, sse + kl) or agrees(value, (sse + kl) / batch)):
+    sse, kl = ((x_hat - x) ** 2).sum(), correct_kl(mu, logvar).sum()
+
+    def verdict(value):
+        reraise(value)
+        if not torch.is_tensor(value) or value.numel() != 1:
+            shown = f"shape {tuple(value.shape)}" if torch.is_tensor(value) else type_name(value)
+            raise CheckFailure(f"vae_loss returned {shown}: expected a scalar tensor")
+        if agrees(value, sse + kl) or agrees(value, (sse + kl) / batch):
+            return
         candidates = {
             "the mean squared error (F.mse_loss's default) instead of the sum": ((x_hat - x) ** 2).mean() + kl,
             "the reconstruction term alone, without the KL": sse,
             "the KL alone, without the reconstruction": kl,
             "reconstruction minus KL (the KL is added in the negative ELBO)": sse - kl,
+            "the squared error summed over the batch but the KL averaged over it: use one reduction for both":
+                sse + kl / batch,
+            "the squared error averaged over the batch but the KL summed over it: use one reduction for both":
+                sse / batch + kl,
+            "the mean squared error (F.mse_loss's default) and the KL averaged over the batch":
+                ((x_hat - x) ** 2).mean() + kl / batch,
         }
         raise CheckFailure(f"vae_loss gives {float(value):.3f}, expected {float(sse + kl):.3f} (sum of squared "
                            f"errors + KL, summed over the batch) or {float((sse + kl) / batch):.3f} (per-example "
                            "mean): " + explain([value.reshape(())], candidates, "check both terms and their reduction"))
+    return either_way(found, verdict)
 
 
 check("vae.loss", draw=draw_vae_loss, collect=collect_vae_loss, judge=judge_vae_loss)
