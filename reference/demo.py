@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from autograder.score import default_device
+from autograder.context import default_device
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "student_with_mistakes"
