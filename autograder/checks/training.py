@@ -43,7 +43,8 @@ def train(submission_module, config, device, seed, images=None, labels=None):
         train_step=submission_module.train_step, make_optimizers=submission_module.make_optimizers,
         weights_init=submission_module.weights_init, images=images, labels=labels,
         iterations=config["iterations"], batch_size=config["batch_size"], seed=seed, device=device,
-        samples_per_class=config["samples_per_class"], capture=config.get("capture", False))
+        samples_per_class=config["samples_per_class"], capture=config.get("capture", False),
+        threads=config.get("threads"))
 
 
 def measure(samples, sample_labels, device, images):
