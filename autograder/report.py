@@ -27,13 +27,18 @@ def totals(scored):
     return sum(s.points for s in scored), sum(s.max_points for s in scored)
 
 
+def shown(s, passed_text):
+    """The message of a failed check; for a passed one `passed_text`, unless the check said what it saw."""
+    return s.message if not s.passed or s.message not in ("", "ok") else passed_text
+
+
 def table(scored, width=100):
     """The terminal table: check, points, message (wrapped), then the total."""
     id_width = max(len(s.id) for s in scored) + 2
     lines = [f"{'check':{id_width}}{'points':>9}  message", "-" * width]
     for s in scored:
         mark = "ok" if s.passed else "FAIL"
-        message = textwrap.wrap(s.message if not s.passed else s.title, width - id_width - 11) or [""]
+        message = textwrap.wrap(shown(s, s.title), width - id_width - 11) or [""]
         lines.append(f"{s.id:{id_width}}{s.points:>4g}/{s.max_points:<4g}  {mark}: {message[0]}")
         lines += [" " * (id_width + 11) + more for more in message[1:]]
     got, out_of = totals(scored)
@@ -47,7 +52,7 @@ def gradescope(scored, fingerprint=None):
     results = {
         "score": got,
         "tests": [{"name": f"{s.id}: {s.title}", "score": s.points, "max_score": s.max_points,
-                   "status": "passed" if s.passed else "failed", "output": s.message if not s.passed else "ok",
+                   "status": "passed" if s.passed else "failed", "output": shown(s, "ok"),
                    "visibility": s.visibility} for s in scored],
     }
     if fingerprint:
@@ -97,7 +102,7 @@ def html_page(scored, title="Grading report"):
         numbers = {k: v for k, v in s.details.items() if isinstance(v, (int, float, str))}
         extra = f"<br><small>{html.escape(json.dumps(numbers))}</small>" if numbers else ""
         rows.append(f'<tr class="{"ok" if s.passed else "fail"}"><td>{html.escape(s.id)}</td>'
-                    f"<td>{s.points:g} / {s.max_points:g}</td><td>{html.escape(s.message if not s.passed else s.title)}"
+                    f"<td>{s.points:g} / {s.max_points:g}</td><td>{html.escape(shown(s, s.title))}"
                     f"{extra}{figures}</td></tr>")
     return f"""<!doctype html><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;margin:2em}}td{{padding:4px 8px;vertical-align:top;border-bottom:1px solid #ddd}}
