@@ -27,11 +27,12 @@ def test_every_architecture_check_has_a_table_and_every_rubric_item_a_check():
 # How far a re-run of the reference's CPU training may land from the committed one and still be the
 # same run: a training run is chaotic, and the CPU's instruction set and torch's build (recorded in the
 # fingerprint) change the last bits of its matrix products, which GAN training amplifies until the run
-# is another draw from the reference's spread over seeds. Measured (benchmarks/README.md, "The same run
-# on another machine"): the early losses of 1, 2 and 3 threads agree within 1e-3 for 5 iterations, then
-# drift; the figures move by as much as the spread over seeds.
+# is another draw from the reference's spread over seeds (benchmarks/README.md, "The same run on another
+# machine"): the first losses of 1, 2 and 3 threads agree within 1e-3 for 5 iterations, then drift, and
+# the figures move as far as a change of seed moves them: FID up to a factor 1.9 (FC reference, 30 seeds,
+# 46-88 at 500 iterations), accuracy by up to 0.14 (0.72-0.86) there, 0.10 across machines and threads.
 EARLY_ITERATIONS, EARLY_LOSS_TOLERANCE = 5, 0.01
-FID_RATIO_TOLERANCE, ACCURACY_TOLERANCE = 1.5, 0.2
+FID_RATIO_TOLERANCE, ACCURACY_TOLERANCE = 2.0, 0.2
 
 
 @pytest.mark.slow
