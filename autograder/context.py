@@ -18,12 +18,16 @@ class Context:
 
 
 def fingerprint(context):
-    """What a disputed grade needs to be re-run identically: software, hardware, rubric, seed."""
+    """What a disputed grade needs to be re-run identically: software, hardware, rubric, seed. The CPU's
+    instruction set (the kernels torch picks) and torch's build change the last bits of a training run,
+    which training amplifies: a re-run on another CPU or build agrees only within the spread measured
+    in benchmarks/README.md."""
     digest = hashlib.sha256(RUBRIC_PATH.read_bytes())
     for path in sorted(EXPECTED_DIR.glob("*.json")):
         digest.update(path.read_bytes())
     device = torch.device(context.device)
-    return {"torch": torch.__version__, "cuda": torch.version.cuda, "python": platform.python_version(),
+    return {"torch": torch.__version__, "torch_git": torch.version.git_version, "cuda": torch.version.cuda,
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "python": platform.python_version(),
             "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
             "rubric_sha256": digest.hexdigest(), "seed": context.seed}
 

@@ -1,4 +1,4 @@
-"""FID through torch-fidelity, offline.
+"""FID and KID through torch-fidelity, offline.
 
 By default the features are the MNIST LeNet's (autograder/feature_extractor_lenet.py, registered
 with torch-fidelity as "lenet-mnist"); the standard Inception FID is available when an instructor
@@ -12,6 +12,8 @@ from torch.utils.data import Dataset
 import autograder.feature_extractor_lenet  # noqa: F401  (registers "lenet-mnist" with torch-fidelity)
 from autograder.defaults import (FID_BATCH_SIZE, FID_FEATURE_LAYER, INCEPTION_EXTRACTOR,
                                  LENET_EXTRACTOR, LENET_WEIGHTS)
+
+KID_SUBSETS = 100  # torch-fidelity's default
 
 
 def to_uint8(images):
@@ -43,6 +45,30 @@ def fid(generated, real, *, extractor=LENET_EXTRACTOR, inception_weights=None, d
     (the standard FID), which needs `inception_weights`, a local copy of torch-fidelity's weights
     file, since this harness never downloads.
     """
+    return _metrics(generated, real, extractor, inception_weights, device, batch_size,
+                    fid=True)[torch_fidelity.KEY_METRIC_FID]
+
+
+def kid(generated, real, *, extractor=LENET_EXTRACTOR, inception_weights=None, device="cpu",
+        batch_size=FID_BATCH_SIZE, subsets=KID_SUBSETS):
+    """Kernel distance (KID, the mean over `subsets` random subsets of the unbiased MMD^2 estimate)
+    between the same features as `fid`: unlike FID it has no bias that grows as the number of
+    samples shrinks, so small sample sets (the CPU check's 1,000) are judged on the same scale."""
+    return fid_and_kid(generated, real, extractor=extractor, inception_weights=inception_weights, device=device,
+                       batch_size=batch_size, subsets=subsets, fid=False)[1]
+
+
+def fid_and_kid(generated, real, *, extractor=LENET_EXTRACTOR, inception_weights=None, device="cpu",
+                batch_size=FID_BATCH_SIZE, subsets=KID_SUBSETS, fid=True):
+    """(FID or None, KID) from one extraction of both sets' features."""
+    size = min(len(generated), len(real), 1000)
+    metrics = _metrics(generated, real, extractor, inception_weights, device, batch_size, fid=fid, kid=True,
+                       kid_subsets=subsets, kid_subset_size=size)
+    return metrics.get(torch_fidelity.KEY_METRIC_FID), metrics[torch_fidelity.KEY_METRIC_KID_MEAN]
+
+
+def _metrics(generated, real, extractor, inception_weights, device, batch_size, **which):
+    """torch-fidelity's metrics in `which` between the two tensors of images, offline and uncached."""
     if extractor == INCEPTION_EXTRACTOR:
         if inception_weights is None:
             raise FileNotFoundError("Inception FID needs inception_weights=<local path to torch-fidelity's "
@@ -52,17 +78,18 @@ def fid(generated, real, *, extractor=LENET_EXTRACTOR, inception_weights=None, d
         raise ValueError(f"inception_weights applies to extractor={INCEPTION_EXTRACTOR!r}, not {extractor!r}")
     else:
         weights = LENET_WEIGHTS
-    metrics = torch_fidelity.calculate_metrics(
+    layer = FID_FEATURE_LAYER[extractor]
+    return torch_fidelity.calculate_metrics(
         input1=ImagesUint8(generated),
         input2=ImagesUint8(real),
-        fid=True,
         feature_extractor=extractor,
-        feature_layer_fid=FID_FEATURE_LAYER[extractor],
+        feature_layer_fid=layer,
+        feature_layer_kid=layer,
         feature_extractor_weights_path=str(weights),
         cuda=torch.device(device).type == "cuda",
         batch_size=batch_size,
         cache=False,  # inputs are anonymous tensors: a disk cache could only serve stale statistics
         save_cpu_ram=True,  # no DataLoader worker processes for tensors already in memory
         verbose=False,
+        **which,
     )
-    return metrics[torch_fidelity.KEY_METRIC_FID]

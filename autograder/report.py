@@ -47,13 +47,14 @@ def bounded(text, limit=None):
     return text[:head] + note + text[len(text) - (limit - head):]
 
 
-def _shown(s):
-    """What a report says of one item: its message when it failed, else its title; bounded."""
-    return bounded(s.message if not s.passed else s.title)
-
-
 def totals(scored):
     return sum(s.points for s in scored), sum(s.max_points for s in scored)
+
+
+def shown(s, passed_text):
+    """The message of a failed check; for a passed one `passed_text`, unless the check said what it saw;
+    bounded (grading.yml's message_chars)."""
+    return bounded(s.message if not s.passed or s.message not in ("", "ok") else passed_text)
 
 
 def table(scored, width=100):
@@ -62,7 +63,7 @@ def table(scored, width=100):
     lines = [f"{'check':{id_width}}{'points':>9}  message", "-" * width]
     for s in scored:
         mark = "ok" if s.passed else "FAIL"
-        message = textwrap.wrap(_shown(s), width - id_width - 11) or [""]
+        message = textwrap.wrap(shown(s, s.title), width - id_width - 11) or [""]
         lines.append(f"{s.id:{id_width}}{s.points:>4g}/{s.max_points:<4g}  {mark}: {message[0]}")
         lines += [" " * (id_width + 11) + more for more in message[1:]]
     got, out_of = totals(scored)
@@ -77,7 +78,7 @@ def gradescope(scored, fingerprint=None, notes=()):
     results = {
         "score": got,
         "tests": [{"name": f"{s.id}: {s.title}", "score": s.points, "max_score": s.max_points,
-                   "status": "passed" if s.passed else "failed", "output": bounded(s.message) if not s.passed else "ok",
+                   "status": "passed" if s.passed else "failed", "output": shown(s, "ok"),
                    "visibility": s.visibility} for s in scored],
     }
     if notes:
@@ -180,7 +181,7 @@ def html_page(scored, title="Grading report"):
             figures = f"<br><small>(figures not drawn: {why})</small>"
         extra = _details_table(details)
         rows.append(f'<tr class="{"ok" if s.passed else "fail"}"><td>{html.escape(s.id)}</td>'
-                    f"<td>{s.points:g} / {s.max_points:g}</td><td>{html.escape(_shown(s))}"
+                    f"<td>{s.points:g} / {s.max_points:g}</td><td>{html.escape(shown(s, s.title))}"
                     f"{extra}{figures}</td></tr>")
     return f"""<!doctype html><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;margin:2em}}td{{padding:4px 8px;vertical-align:top;border-bottom:1px solid #ddd}}

@@ -44,6 +44,23 @@ def seed_everything(seed, deterministic=True):
 
 
 @contextlib.contextmanager
+def torch_threads(threads):
+    """Train with `threads` intra-op CPU threads (None: leave torch's setting), then restore it.
+
+    A CPU matrix product splits its sums across threads, so the thread count changes the last bits
+    of every result, and GAN training amplifies them into a different run (benchmarks/README.md): the
+    grader fixes the count itself, so that every front end (pytest, sandbox, notebook, batch) trains
+    the same run whatever the machine's core count or OMP_NUM_THREADS."""
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
 def deterministic_algorithms(found):
     """torch.use_deterministic_algorithms while training, in warn-only mode: an op without a
     deterministic kernel (a student may use one) still runs, and its name is appended to `found`
@@ -68,7 +85,7 @@ def _to_scalar_tensor(loss):
 
 def train_cgan(make_netD, make_netG, *, train_step, make_optimizers, weights_init=None, images, labels,
                iterations, batch_size=128, seed=0, device="cpu", nz=100, nb_update_D=1,
-               nb_update_G=1, n_classes=10, samples_per_class=100, capture=False):
+               nb_update_G=1, n_classes=10, samples_per_class=100, capture=False, threads=None):
     """Train a conditional GAN for `iterations` calls of `train_step` and sample every class.
 
     make_netD / make_netG are the network classes (or any factories): they are built after
@@ -78,11 +95,12 @@ def train_cgan(make_netD, make_netG, *, train_step, make_optimizers, weights_ini
     `train_step(netD, netG, optimizerD, optimizerG, x, y_onehot, nz=, nb_update_D=, nb_update_G=)`
     is the course's API (reference/part2_cgan.py). Losses are kept on the device and copied once
     at the end, so the loop adds no host synchronisation of its own. `capture` (CUDA only): replay
-    the step as a CUDA graph where it allows it (module docstring, `capture_step`).
+    the step as a CUDA graph where it allows it (module docstring, `capture_step`). `threads`: the
+    CPU thread count to train and sample with (`torch_threads`).
     """
     nondeterministic = []
     capture = capture and torch.device(device).type == "cuda" and iterations > CAPTURE_WARMUP
-    with deterministic_algorithms(nondeterministic):
+    with deterministic_algorithms(nondeterministic), torch_threads(threads):
         seed_everything(seed)
         netD, netG = make_netD().to(device), make_netG().to(device)
         if weights_init is not None:

@@ -63,6 +63,17 @@ def test_fid_real_vs_real_is_small_and_noise_is_large(halves):
     assert noise > 100 * floor
 
 
+def test_kid_is_unbiased_where_fid_is_not(halves):
+    """On 1,000 samples KID of real vs real is about 0 (unbiased), while FID keeps a floor that grows as N
+    shrinks; both put noise far away and agree with fid_and_kid's single extraction."""
+    from autograder.metric_fid import fid_and_kid, kid
+    real_a, real_b = halves[0][:1000], halves[1]
+    same, noise = kid(real_a, real_b), kid(torch.rand(real_a.shape, generator=torch.Generator().manual_seed(0)) * 2 - 1,
+                                           real_b)
+    assert abs(same) < 0.02 * noise and noise > 100
+    assert fid_and_kid(real_a, real_b) == (fid(real_a, real_b), same)
+
+
 def _gaussian_noise(images, level):
     noise = torch.randn(images.shape, generator=torch.Generator().manual_seed(1))
     return (images + level * noise).clamp(-1, 1)

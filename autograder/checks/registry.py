@@ -146,7 +146,7 @@ def judge(rubric_id, data, context, seed):
         found = decode(data)
         inputs = draw_inputs(rubric_id, context, seed)
         details = REGISTRY[rubric_id].judge(inputs, found, context) or {}
-        return Result(rubric_id, True, "ok", details)
+        return Result(rubric_id, True, details.pop("message", "ok"), details)  # a passing check may say what it saw
     except CheckFailure as exc:
         return Result(rubric_id, False, str(exc), exc.details)
     except Exception as exc:  # noqa: BLE001 - the answer is the student's data: a malformed one fails the check
