@@ -162,17 +162,26 @@ def substituted(submission, part, replacements):
     charges a helper's mistake once, to the helper's own item. The namespace is restored afterwards
     (a name the student had not defined is removed again)."""
     namespace = submission.parts[part].namespace
+    # Where the student's functions look names up: the part's namespace, and the module of each function
+    # it holds that was defined elsewhere (`from my_helpers import *`), which resolves names there.
+    scopes = {id(namespace): namespace}
+    for value in list(namespace.values()):
+        scope = getattr(value, "__globals__", None)
+        if isinstance(scope, dict) and not scope.get("__name__", "").startswith(("torch", "autograder", "numpy")):
+            scopes.setdefault(id(scope), scope)
     missing = object()
-    saved = {name: namespace.get(name, missing) for name in replacements}
-    namespace.update(replacements)
+    saved = [(scope, {name: scope.get(name, missing) for name in replacements}) for scope in scopes.values()]
+    for scope, _ in saved:
+        scope.update(replacements)
     try:
         yield
     finally:
-        for name, value in saved.items():
-            if value is missing:
-                namespace.pop(name, None)
-            else:
-                namespace[name] = value
+        for scope, names in saved:
+            for name, value in names.items():
+                if value is missing:
+                    scope.pop(name, None)
+                else:
+                    scope[name] = value
 
 
 def both_ways(submission, part, names, run):
