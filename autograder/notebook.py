@@ -111,8 +111,13 @@ def grade(rubric_id, namespace, device=None, part=None, filename=None):
     path = Path(filename or f"{part}.ipynb")
     submission = Submission(root=Path.cwd(), parts={name: Part(name=name) for name in parts})
     submission.parts[part] = Part(name=part, path=path, namespace=namespace)  # the live namespace, not a copy
-    with _quiet():
-        return score_one(rubric_id, submission, context)
+    from autograder.trainer import progress_stream
+    shown = progress_stream.set(sys.stdout)  # the cell's output: the training run's progress, not the student's prints
+    try:
+        with _quiet():
+            return score_one(rubric_id, submission, context)
+    finally:
+        progress_stream.reset(shown)
 
 
 def check(rubric_id, namespace=None, *, device=None, part=None):

@@ -12,6 +12,7 @@ once; a step that cannot be recorded (it reads a value back to the CPU with `.it
 the CPU, or behaves differently from one call to the next) is run as it is, eagerly.
 """
 import contextlib
+import contextvars
 import os
 import time
 import warnings
@@ -83,6 +84,21 @@ def _to_scalar_tensor(loss):
     return loss.detach().reshape(()) if torch.is_tensor(loss) else torch.tensor(float(loss))
 
 
+# Where a training run reports its progress, one line each tenth of the run: a text stream set by a
+# front end that shows it (the notebook's check cell, the demo's terminal); None, the default: nowhere
+# (a sandboxed child's output is not the student's terminal).
+progress_stream = contextvars.ContextVar("progress_stream", default=None)
+
+
+def show_progress(stream, done, total, elapsed):
+    """One line, rewritten in place where the stream shows carriage returns (a terminal, Jupyter)."""
+    left = elapsed / max(done, 1) * (total - done)
+    line = f"training: iteration {done}/{total}, {elapsed:.0f} s, about {left:.0f} s left"
+    in_place = stream.isatty() or type(stream).__module__.startswith("ipykernel")
+    print(f"\r{line}  " if in_place else line, end="\n" if done >= total or not in_place else "", file=stream,
+          flush=True)
+
+
 def train_cgan(make_netD, make_netG, *, train_step, make_optimizers, weights_init=None, images, labels,
                iterations, batch_size=128, seed=0, device="cpu", nz=100, nb_update_D=1,
                nb_update_G=1, n_classes=10, samples_per_class=100, capture=False, threads=None):
@@ -130,11 +146,18 @@ def train_cgan(make_netD, make_netG, *, train_step, make_optimizers, weights_ini
         netD.train()
         netG.train()
         start = time.perf_counter()
+        stream, every = progress_stream.get(), max(1, iterations // 10)
+
+        def tick(i):
+            if stream is not None and ((i + 1) % every == 0 or i + 1 == iterations):
+                show_progress(stream, i + 1, iterations, time.perf_counter() - start)
+
         first = CAPTURE_WARMUP if capture else iterations
         with side_stream(capture):  # warm-up belongs on a side stream, as torch.cuda.graph's own capture
             for i in range(first):
                 load_batch(i)
                 losses[i, 0], losses[i, 1] = step()
+                tick(i)
         graph, loop = None, "eager"
         for i in range(first, iterations):
             load_batch(i)
@@ -145,6 +168,7 @@ def train_cgan(make_netD, make_netG, *, train_step, make_optimizers, weights_ini
             else:
                 outputs = step()
             losses[i, 0], losses[i, 1] = outputs
+            tick(i)
         samples, sample_labels = sample_per_class(netG, nz, n_classes, samples_per_class, device)
         if torch.device(device).type == "cuda":
             torch.cuda.synchronize()

@@ -17,13 +17,13 @@ measuring and drawing (README.md).
 import argparse
 import sys
 import time
-import types
 from pathlib import Path
 
 import torch
 import yaml
 
 from autograder.context import default_device
+from autograder.trainer import progress_stream
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "student_with_mistakes"
@@ -56,26 +56,6 @@ def grade_example(out, device, seed):
         print(f"  {mistake['fails']:<20} {mistake['what']}")
 
 
-def with_progress(train_step, iterations, every=0.1):
-    """train_step, printing one line every `every` of the run: iterations done and seconds left."""
-    state = {"calls": 0, "start": time.perf_counter(), "next": max(1, int(iterations * every))}
-
-    def step(*args, **kwargs):
-        result = train_step(*args, **kwargs)
-        state["calls"] += 1
-        if state["calls"] >= state["next"] or state["calls"] == iterations:
-            state["next"] += max(1, int(iterations * every))
-            elapsed = time.perf_counter() - state["start"]
-            left = elapsed / state["calls"] * (iterations - state["calls"])
-            line = f"  iteration {state['calls']}/{iterations}, {elapsed:.0f} s, about {left:.0f} s left"
-            if sys.stdout.isatty():  # one line, rewritten in place
-                print(f"\r{line}  ", end="\n" if state["calls"] >= iterations else "", flush=True)
-            else:
-                print(line, flush=True)
-        return result
-    return step
-
-
 def train_reference(device, seed, iterations=None):
     """Step 2: the reference and an untrained generator, measured as the training check measures."""
     from autograder.checks.training import measure, passes, train, training_config
@@ -90,11 +70,13 @@ def train_reference(device, seed, iterations=None):
           f"{config['model']} cGAN, {config['iterations']} iterations at batch {config['batch_size']} on {device}, "
           f"then FID and accuracy of {10 * config['samples_per_class']} samples", flush=True)
     runs = {}
-    for name, iterations in (("untrained G", 0), ("reference", config["iterations"])):
-        module = types.SimpleNamespace(**vars(part2_cgan))
-        module.train_step = with_progress(part2_cgan.train_step, iterations)
-        result = train(module, {**config, "iterations": iterations}, device, seed, images, labels)
-        runs[name] = (result, *measure(result.samples, result.sample_labels, device, images))
+    shown = progress_stream.set(sys.stdout)
+    try:
+        for name, iterations in (("untrained G", 0), ("reference", config["iterations"])):
+            result = train(part2_cgan, {**config, "iterations": iterations}, device, seed, images, labels)
+            runs[name] = (result, *measure(result.samples, result.sample_labels, device, images))
+    finally:
+        progress_stream.reset(shown)
     print(f"\n{'':<14}{'FID':>8}{'accuracy':>10}{'train s':>9}  verdict")
     for name, (result, fid, accuracy) in runs.items():
         verdict = "pass" if passes(fid, accuracy, config) else "fail"

@@ -162,3 +162,30 @@ def test_the_last_try_re_runs_with_each_substitute(context):
     found = collect_training(submission, {"config": config, "device": "cpu", "seed": 1, "diagnose": True})
     assert set(found["substituted"]) == {"weights_init", "train_step"}
     assert all(run["samples"].shape == (20, 1, 32, 32) for run in found["substituted"].values())
+
+
+def test_a_front_end_that_shows_progress_gets_one_line_each_tenth_of_the_run():
+    """The notebook's check cell and the demo set trainer.progress_stream; nothing else prints."""
+    import io
+
+    from autograder.data import mnist
+    from autograder.trainer import progress_stream, train_cgan
+    from reference import part2_cgan as R
+
+    images, labels = mnist()
+    shown = io.StringIO()
+
+    def run():
+        train_cgan(R.cGANDiscriminator, R.cGANGenerator, train_step=R.train_step, make_optimizers=R.make_optimizers,
+                   weights_init=R.weights_init, images=images, labels=labels, iterations=20, batch_size=8,
+                   samples_per_class=1, threads=1)
+    run()
+    assert shown.getvalue() == ""
+    token = progress_stream.set(shown)
+    try:
+        run()
+    finally:
+        progress_stream.reset(token)
+    lines = shown.getvalue().splitlines()
+    assert [line.split(",")[0] for line in lines] == [f"training: iteration {2 * k}/20" for k in range(1, 11)]
+    assert lines[-1].endswith("about 0 s left")
