@@ -136,7 +136,9 @@ def test_an_attack_gets_a_bounded_valid_report_failing_only_what_it_earned(grade
 def test_no_secret_and_no_classmate_byte_in_any_output(graded):
     for name, data in graded["outputs"].items():
         assert graded["secret"].encode() not in data, name
-        if not name.startswith(f"students/{HONEST}/"):
+        # The classmate's code is in their own folder and in the instructor's similarity report (which
+        # shows code side by side, by design), nowhere a student sees.
+        if not name.startswith((f"students/{HONEST}/", "similarity.")):
             assert graded["marker"].encode() not in data, name
         assert b"width_arguments" not in data or name.endswith(("summary.json", "checks.csv")) or \
             b"nz=10" not in data, name  # the hidden checks' code (their titles are only in the class outputs)
