@@ -19,8 +19,11 @@ starting weights; collect rebuilds the probes from those weights, calls the stud
 returns the probes' records (calls, gradients, parameters after the call) as plain data; judge
 reads the verdict off those records and never calls student code.
 """
+import contextlib
 import inspect
 import math
+import signal
+import threading
 
 import torch
 import torch.nn as nn
@@ -118,6 +121,30 @@ def fair_helpers(submission, part, **steps):
 # ---- the probe D's output shape: the student's own D's ----
 
 
+# How long a student's discriminator may take to say its output shape (a small batch on the CPU takes
+# milliseconds): one that hangs is the architecture checks' to charge, not the steps'.
+SHAPE_PROBE_SECONDS = 2
+
+
+@contextlib.contextmanager
+def _time_limit(seconds):
+    """TimeoutError in the block after `seconds`, where a signal can say so (the main thread: a
+    check's child, the notebook's kernel); elsewhere the block runs unbounded."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum, frame):
+        raise TimeoutError(f"did not finish within {seconds} s")
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _own_d_shapes(submission, part):
     """{output shape without batch: the student's discriminator classes giving it}, from the part's
     discriminators that build and return one value per image; empty when none does (a broken D is
@@ -129,10 +156,10 @@ def _own_d_shapes(submission, part):
         if not isinstance(cls, type):
             continue
         try:
-            with torch.random.fork_rng(), torch.no_grad():
+            with _time_limit(SHAPE_PROBE_SECONDS), torch.random.fork_rng(), torch.no_grad():
                 x = torch.rand(BATCH, *spec["image"]) * 2 - 1
                 out = cls()(x, correct_onehot(torch.arange(BATCH) % N_CLASSES)) if spec["conditional"] else cls()(x)
-        except Exception:  # noqa: BLE001 - this D cannot say its shape; its own checks say why
+        except Exception:  # noqa: BLE001 - this D cannot say its shape (raises, hangs); its own checks say why
             continue
         if torch.is_tensor(out) and out.dim() >= 1 and out.size(0) == BATCH and out.numel() == BATCH:
             shapes.setdefault(tuple(out.shape[1:]), []).append(name)
