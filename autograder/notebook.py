@@ -125,7 +125,8 @@ def check(rubric_id, namespace=None, *, device=None, part=None):
     namespace = _caller_namespace(1) if namespace is None else namespace
     scored = grade(rubric_id, namespace, device=device, part=part)
     if scored.passed:
-        print(f"{rubric_id}: {scored.points:g}/{scored.max_points:g} points. ok: {scored.title}")
+        from autograder.report import shown
+        print(f"{rubric_id}: {scored.points:g}/{scored.max_points:g} points. ok: {shown(scored, scored.title)}")
         return None
     print(f"{rubric_id}: {scored.points:g}/{scored.max_points:g} points (checks' seed {_context(device).seed}: "
           "AUTOGRADER_SEED replays it).")
