@@ -108,7 +108,7 @@ MUTATIONS = [
       {WIDTH_G: r"RuntimeError: .*channels.* at part1_dcgan\.py lines \d+-\d+, line \d+"}),
     M("dcgan-weights-init-std-0.2", P1,
       "nn.init.normal_(m.weight, 0.0, 0.02)", "nn.init.normal_(m.weight, 0.0, 0.2)",
-      {"dcgan.weights_init": r"std 0\.2\d*: expected N\(0, 0\.02\)"}),
+      {"dcgan.weights_init": r"std 0\.(19|2)\d*: expected N\(0, 0\.02\)"}),  # a draw of std 0.2 may read 0.1995
     # ------------------------------------------------------------------ Part 1: prior
     M("dcgan-prior-uniform", P1,
       "return torch.randn(batch_size, nz, 1, 1, device=device)", "return torch.rand(batch_size, nz, 1, 1, device=device)",
