@@ -9,8 +9,7 @@
 3. Writes demo.png beside the report: the untrained and the trained samples, the loss curves, and
    the figures against the band.
 
-On 2 CPU cores shared with other jobs it took 2.5 minutes in all: 50 s grading, 75 s training, the rest
-measuring and drawing (README.md).
+Its cost on 2 CPU cores: README.md (about 3-4 minutes since the check trains 600 iterations).
 
     python -m reference.demo [--device cpu|cuda] [--seed S] [--out DIR] [--iterations N] [--threads T]
 """
@@ -36,8 +35,8 @@ parser.add_argument("--iterations", type=int, default=None,
                     help="training iterations (default: the training check's own budget; fewer make a quick look "
                          "that the band was not set for)")
 parser.add_argument("--threads", type=int, default=1,
-                    help="torch threads for the training run (default 1: on a few shared cores more threads "
-                         "contend and train several times slower)")
+                    help="torch threads for grading and measuring (the training run uses grading.yml's "
+                         "training.<device>.threads, as the check does)")
 
 
 def grade_example(out, device, seed):
