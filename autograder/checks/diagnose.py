@@ -91,8 +91,9 @@ def reraise(record):
 
 
 def correct_noise(batch_size, nz=100, device="cpu", *args, **kwargs):
-    """the prior N(0, I), shaped (B, nz, 1, 1)"""
-    return torch.randn(batch_size, nz, 1, 1, device=device)
+    """the prior N(0, I), shaped (B, nz, 1, 1); the grader's own writing (the student copy ships this
+    module, and scripts/build_student_copy.py refuses the reference's bodies in it)"""
+    return torch.empty(batch_size, nz, 1, 1, device=device).normal_()
 
 
 def correct_onehot(labels, n_classes=10, *args, **kwargs):
@@ -123,8 +124,8 @@ def correct_g_loss_minimax(d_fake, *args, **kwargs):
 
 
 def correct_reparameterize(mu, logvar, *args, **kwargs):
-    """z = mu + eps * exp(logvar / 2), eps ~ N(0, I) of mu's shape"""
-    return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)
+    """z = mu + eps * exp(logvar / 2), eps ~ N(0, I) of mu's shape (the grader's own writing, as above)"""
+    return torch.addcmul(mu, torch.randn_like(mu), logvar.mul(0.5).exp())
 
 
 def correct_kl(mu, logvar, *args, **kwargs):
