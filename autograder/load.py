@@ -88,7 +88,7 @@ class Submission:
     def get(self, part_name, name):
         part = self.parts[part_name]
         if part.path is None:
-            raise MissingName(f"no {part_name}.ipynb or {part_name}.py found in {self.root}")
+            raise MissingName(f"no {part_name}.ipynb or {part_name}.py found in your submission")
         if name in part.namespace:
             return part.namespace[name]
         for error in part.errors:
