@@ -105,13 +105,16 @@ def _default_device():
 
 def _grade(args):
     from autograder import report
-    from autograder.rubric import load_rubric
+    from autograder.load import submission_notes
+    from autograder.preflight import check_machine, memory_warning
+    from autograder.rubric import load_limits, load_rubric
     rubric = load_rubric()
     ids = [i for i in rubric["checks"] if (not args.only or i in args.only) and i not in (args.skip or ())]
-    from autograder.load import submission_notes
-    from autograder.preflight import check_machine
     out = Path(args.out)
     check_machine(args.device, out)  # creates out, owned by the grader, before student code runs
+    warning = memory_warning(load_limits(rubric, args.limits))
+    if warning:
+        print(warning, file=sys.stderr)
     notes = submission_notes(args.path, rubric["parts"])
     if args.no_isolate:
         from autograder.context import fingerprint, make_context
@@ -131,6 +134,10 @@ def _grade(args):
     print("\n".join(notes + [report.table(scored)]))
     results, page = report.write_all(scored, out, stamp, notes)
     print(f"\nwritten: {results}, {page}")
+    machine = report.machine_faults(scored)
+    if machine:  # the scores are incomplete through no fault of the student's: say so, and fail
+        print(f"grader error (this machine, not the submission): {machine}", file=sys.stderr)
+        return 1
     return 0
 
 

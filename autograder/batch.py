@@ -432,6 +432,9 @@ def grade_batch(submissions, out, jobs=None, shard=None, device="cpu", per_gpu=N
         todo.append((candidate, digest))
     gpus = _gpus() if device == "cuda" else []
     jobs = plan_jobs(jobs, per_gpu, gpus)
+    warning = preflight.memory_warning(limit_values, jobs)
+    if warning:
+        print(warning, file=log)
     print(f"{len(candidates)} submissions{f' (shard {shard[0]}/{shard[1]})' if shard else ''}: "
           f"{len(candidates) - len(todo)} already graded, {len(todo)} to grade with {jobs} job(s)"
           + (f" on {len(gpus)} GPU(s)" if gpus else ""), file=log)

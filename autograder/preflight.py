@@ -65,6 +65,67 @@ def check_folder(folder, what):
                            f"{MIN_FREE_BYTES / 2 ** 20:.0f} MB; no submission was graded")
 
 
+def oom_kills():
+    """How many processes the kernel's out-of-memory killer has ended since boot (/proc/vmstat,
+    Linux 4.13+; in a container too), or None where it cannot be read. A check's process killed
+    while this count grew was killed for the machine's memory, not by the grader's limit."""
+    try:
+        with open("/proc/vmstat") as f:
+            return next((int(line.split()[1]) for line in f if line.startswith("oom_kill ")), None)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _cgroup_limits():
+    """The memory limits (bytes) of this process's cgroup, v1 and v2, where they can be read."""
+    found = []
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        _, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        if controllers == "":
+            base, name = Path("/sys/fs/cgroup"), "memory.max"
+        elif "memory" in controllers.split(","):
+            base, name = Path("/sys/fs/cgroup/memory"), "memory.limit_in_bytes"
+        else:
+            continue
+        for folder in (base / path.lstrip("/"), base):  # the path as mounted, else the mount's own root
+            try:
+                text = (folder / name).read_text().strip()
+            except OSError:
+                continue
+            if text.isdigit():
+                found.append(int(text))
+            break
+    return found
+
+
+def memory_mb():
+    """Memory this machine (or its container's cgroup) can give the grader, in MB."""
+    available = []
+    try:
+        with open("/proc/meminfo") as f:
+            available += [int(line.split()[1]) * 1024 for line in f if line.startswith("MemTotal:")]
+    except (OSError, ValueError, IndexError):
+        pass
+    available += _cgroup_limits()
+    return min(available) // 2 ** 20 if available else None
+
+
+def memory_warning(limits, jobs=1):
+    """A line for the log when the machine has less memory than `jobs` checks may use at once
+    (grading.yml's memory_mb each): a check killed for memory there is the machine's fault, and is
+    reported as a grader error (autograder/sandbox.py), never as the student's memory limit."""
+    have, need = memory_mb(), int(limits["memory_mb"]) * jobs
+    if have is None or have >= need:
+        return None
+    return (f"warning: this machine gives the grader {have} MB of memory, less than the {need} MB that "
+            f"{jobs} check(s) at once may use (grading.yml memory_mb {limits['memory_mb']}); a check that "
+            "the system kills for memory is reported as a grader error, not charged to the student")
+
+
 def check_machine(device, out):
     """Every pre-flight check for a run on `device` writing to `out`; MachineFault on the first fault."""
     check_folder(out, "the output folder")

@@ -29,6 +29,13 @@ class Scored:
     seconds: float = 0.0
 
 
+def machine_faults(scored):
+    """"" when every item was judged; otherwise which items the machine failed to grade (a check's
+    `grader_error` detail: e.g. killed for memory the machine lacked), for the record and exit code."""
+    faults = [f"{s.id}: {s.details['grader_error']}" for s in scored if (s.details or {}).get("grader_error")]
+    return bounded("; ".join(faults), 2000) if faults else ""
+
+
 @lru_cache(maxsize=None)
 def _message_chars():
     from autograder.rubric import load_rubric
@@ -85,6 +92,8 @@ def gradescope(scored, fingerprint=None, notes=()):
         results["output"] = bounded("\n".join(notes))
     if fingerprint:
         results["extra_data"] = {"fingerprint": fingerprint}
+    if machine_faults(scored):
+        results.setdefault("extra_data", {})["grader_error"] = machine_faults(scored)
     return results
 
 

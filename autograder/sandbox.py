@@ -36,6 +36,7 @@ from pathlib import Path
 
 from autograder import isolation
 from autograder.load import submission_limits
+from autograder.preflight import memory_mb, oom_kills
 from autograder.report import Scored
 from autograder.rubric import check_seconds, load_limits, load_rubric, read_overrides
 from autograder.zygote import MESSAGE_CHARS, _jsonable, explain
@@ -307,12 +308,15 @@ class Server:
 
         def attempt(seed):
             loads = len(probed) * float(self.limits["load_seconds"])
+            kills = oom_kills()
             try:
                 reply = self._ask({"op": "collect", "id": rubric_id, "seed": seed, "budget": budget,
                                    "probed": probed}, budget + loads + 30)
             except NamespaceBroken as exc:
                 return Result(rubric_id, False, clip(exc))
             if "found" not in reply:
+                if reply.get("killed") is True and kills is not None and (oom_kills() or 0) > kills:
+                    return self._killed_for_memory(rubric_id)
                 return Result(rubric_id, False, clip(reply.get("failed", "")), bounded_details(reply.get("details")))
             try:
                 data = base64.b64decode(str(reply["found"]), validate=True)
@@ -323,11 +327,24 @@ class Server:
             return result
 
         result = run_tries(rubric_id, self.context, attempt)
-        message = result.message if result.passed else explain(clip(result.message), self.limits)
+        machine = "grader_error" in result.details
+        message = result.message if result.passed or machine else explain(clip(result.message), self.limits)
         message = clip(message, 4 * MESSAGE_CHARS)
         return Scored(rubric_id, item.get("title", rubric_id), item["points"] if result.passed else 0, item["points"],
                       bool(result.passed), message, item["visibility"], bounded_details(result.details),
                       round(time.monotonic() - started, 2))
+
+    def _killed_for_memory(self, rubric_id):
+        """The check's process was ended by the system's out-of-memory killer (the kernel's count of
+        such kills grew while it ran; the grader's own memory watch had not stopped it): the machine
+        could not give the memory grading.yml promises a check. A grader error, not the student's."""
+        from autograder.checks.registry import Result
+        have = memory_mb()
+        why = (f"the machine ran out of memory and the system killed this check's process before it reached "
+               f"the grader's limit of {self.limits['memory_mb']} MB"
+               + (f" (the machine gives the grader {have} MB)" if have is not None else ""))
+        return Result(rubric_id, False, f"grader error (this machine, not your code): {why}; grade again on a "
+                                        "machine with more memory (docs/gradescope.md)", {"grader_error": why})
 
     def _in_child(self, body, seconds):
         """body() -> dict in a child forked from this server (it keeps CUDA and OpenMP out of it);

@@ -413,7 +413,7 @@ class _Channel:
 @dataclass
 class _Outcome:
     messages: list
-    status: str  # "ok", "timeout", "memory", "died", "too_large", "too_many"
+    status: str  # "ok", "timeout", "memory", "died", "killed" (SIGKILL not the grader's), "too_large", "too_many"
     reason: str = ""  # for status != ok: what happened, in words
     trace: str = ""
     output_tail: str = ""
@@ -648,8 +648,10 @@ class Zygote:
                 if number == signal.SIGXFSZ:
                     reason = (f"output too large: your code wrote more than {self.limits['output_bytes']:,} bytes "
                               "(to stdout, stderr or a file), so it was stopped")
-                elif number == signal.SIGKILL:
-                    reason = "killed by the system (signal SIGKILL: most likely out of memory)"
+                elif number == signal.SIGKILL:  # not sent by us: the system's OOM killer, or the code itself
+                    status, reason = "killed", ("killed from outside the check (signal SIGKILL, which the grader "
+                                                "did not send): your code killed its own process, or the machine "
+                                                "ran out of memory")
                 else:
                     reason = f"crashed: your code ended the process with {_signal_name(number)}"
             else:
@@ -822,9 +824,10 @@ class Zygote:
                               "grader's judge gives verdicts, so the check is failed"}
         sources = {k: v for info in probed.values() for k, v in info.get("sources", {}).items()}
         details = {}
-        if outcome.output_tail.strip() and outcome.status == "died":
+        if outcome.output_tail.strip() and outcome.status in ("died", "killed"):
             details = {"output_tail": outcome.output_tail[-1000:]}
-        return {"failed": outcome.reason + _student_line(outcome.trace, sources), "details": details}
+        return {"failed": outcome.reason + _student_line(outcome.trace, sources), "details": details,
+                "killed": outcome.status == "killed"}
 
 
 def main():

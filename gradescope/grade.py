@@ -11,8 +11,9 @@ that the course's grader (`python -m autograder grade`) grades; a part with no f
 too (its checks fail, saying so). Its results.json becomes Gradescope's: visibility of hidden
 checks mapped (default `after_due_date`), each check's message as its output, execution_time.
 
-A grader that fails (no results.json) writes nothing: Gradescope then reports that the
-autograder failed, a fault of the machine, instead of giving the student 0.
+A grader that fails (no results.json, or a check the machine could not run, such as one killed for
+memory the container lacks) writes nothing: Gradescope then reports that the autograder failed,
+a fault of the machine, instead of giving the student 0.
 """
 import argparse
 import json
@@ -114,8 +115,10 @@ def main(argv=None):
         command += ["--device", args.device]
     done = subprocess.run(command, cwd=SOURCE, stdout=sys.stdout, stderr=subprocess.STDOUT)
     if done.returncode != 0 or not (out / "results.json").is_file():
-        print(f"the grader failed (exit status {done.returncode}) and wrote no results: a fault of the "
-              "autograder, not of the submission", file=sys.stderr)
+        # Exit status 1 with results: a check the machine could not run (e.g. killed for memory it
+        # lacks): the score would be incomplete, so none is given and Gradescope shows a failure.
+        print(f"the grader failed (exit status {done.returncode}): a fault of the autograder or its machine, "
+              "not of the submission; no score is given (the lines above say why)", file=sys.stderr)
         return 1
     results = json.loads((out / "results.json").read_text())
     final = gradescope_results(results, found, submission, staged, time.monotonic() - started,
