@@ -119,13 +119,16 @@ def _grade(args):
     if args.no_isolate:
         from autograder.context import fingerprint, make_context
         from autograder.score import grade
+        from autograder.trainer import progress
         context = make_context(args.device, seed=args.seed)
+        progress.set(report.printed_to(sys.stderr))
         _, scored = grade(args.path, only=ids, context=context)
         stamp = fingerprint(context)
     else:
         from autograder.sandbox import Sandbox
         with Sandbox(device=args.device, limits=args.limits, threads=args.threads, seed=args.seed,
                      isolation=args.isolation) as box:
+            box.on_progress = report.printed_to(sys.stderr)  # the training check's minute, not silence
             graded = box.grade(args.path, ids)
         scored, stamp = graded.scored, graded.fingerprint
         skipped = {p: i["skipped"] for p, i in graded.parts.items() if i["skipped"] or i["failed"]}

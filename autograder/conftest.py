@@ -9,6 +9,7 @@ see autograder/sandbox.py), --limits FILE (a YAML `limits:` section over grading
 objects. At the end, the table of checks, points and messages is printed, and results.json
 (Gradescope), report.html and junit.xml are written to the output folder.
 """
+import sys
 from pathlib import Path
 
 import pytest
@@ -104,7 +105,7 @@ def pytest_generate_tests(metafunc):
 
 @pytest.fixture(scope="session")
 def context(pytestconfig):
-    from autograder.score import make_context
+    from autograder.context import make_context
     return make_context(pytestconfig.getoption("--device"), seed=pytestconfig.stash[SEED])
 
 
@@ -114,14 +115,33 @@ def submission(pytestconfig, context):
     box = pytestconfig.stash.get(SANDBOX, None)
     if box is None:
         from autograder.load import load_submission
-        from autograder.score import fingerprint
+        from autograder.context import fingerprint
+        from autograder.trainer import progress
         pytestconfig.stash[FINGERPRINT] = fingerprint(context)
+        heard = progress.set(_on_terminal(pytestconfig))
         yield load_submission(path, context.rubric["parts"])
+        progress.reset(heard)
         return
     from autograder.sandbox import IsolatedSubmission
+    box.on_progress = _on_terminal(pytestconfig)
     with box:
         yield IsolatedSubmission(box, path)
         pytestconfig.stash[FINGERPRINT] = box.fingerprint()
+
+
+def _on_terminal(config):
+    """A training run's progress on the student's terminal, past pytest's capture of the test's
+    output: the training check takes a minute or more, and should not look stuck."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    state = {"started": False}
+
+    def show(done, total, elapsed):
+        with capture.global_and_fixture_disabled():
+            if not state["started"]:  # off the line of pytest's dots
+                print(file=sys.stdout)
+            state["started"] = done < total
+            report.printed_to(sys.stdout)(done, total, elapsed)
+    return show
 
 
 @pytest.fixture

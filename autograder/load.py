@@ -246,22 +246,38 @@ def _summary(exc, filename):
     return f"{type(exc).__name__}: {exc}{at}"
 
 
-def run_blocks(part, blocks):
-    """Run each block in the part's namespace; a failing block is recorded, the others still run."""
+def run_blocks(part, blocks, skip=None, explain=str, on_block=None, capture=True):
+    """Run each block in the part's namespace; a failing block is recorded, the others still run.
+
+    The sandbox's children (autograder/zygote.py) run them with `skip` ({index: reason}: blocks a
+    load probe found to hang or end the process, not run, their reason their error), `explain` (an
+    error's message prefixed with the limit it ran into), `on_block(event, index, error)` (a probe
+    tells the server each block's "start" and "end") and capture=False (prints go to the child's
+    capped streams, not to part.output)."""
     namespace = part.namespace
     namespace.setdefault("__name__", part.name)
     out = io.StringIO()
-    for block in blocks:
+    for index, block in enumerate(blocks):
+        defines = [a or b for a, b in DEFINES.findall(block.source)]
+        if skip and str(index) in skip:
+            part.errors.append(CodeError(block.where, skip[str(index)], defines))
+            continue
         filename = f"{part.path.name} {block.where}"
         padded = "\n" * (block.first_line - 1) + block.source
         linecache.cache[filename] = (len(padded), None, _lines(padded), filename)
+        if on_block:
+            on_block("start", index, None)
+        error = None
         try:
             code = compile(padded, filename, "exec")
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            with contextlib.redirect_stdout(out) if capture else contextlib.nullcontext(), \
+                    contextlib.redirect_stderr(out) if capture else contextlib.nullcontext():
                 exec(code, namespace)
         except (Exception, SystemExit, KeyboardInterrupt) as exc:  # a student's cell must not stop the grader
-            defines = [a or b for a, b in DEFINES.findall(block.source)]
-            part.errors.append(CodeError(block.where, _summary(exc, filename), defines))
+            error = explain(_summary(exc, filename))
+            part.errors.append(CodeError(block.where, error, defines))
+        if on_block:
+            on_block("end", index, error)
     part.output = out.getvalue()
 
 

@@ -49,7 +49,7 @@ class CheckFailed(AssertionError):
 
 @lru_cache(maxsize=None)
 def _context(device):
-    from autograder.score import make_context
+    from autograder.context import make_context
     return make_context(device)
 
 
@@ -111,13 +111,14 @@ def grade(rubric_id, namespace, device=None, part=None, filename=None):
     path = Path(filename or f"{part}.ipynb")
     submission = Submission(root=Path.cwd(), parts={name: Part(name=name) for name in parts})
     submission.parts[part] = Part(name=part, path=path, namespace=namespace)  # the live namespace, not a copy
-    from autograder.trainer import progress_stream
-    shown = progress_stream.set(sys.stdout)  # the cell's output: the training run's progress, not the student's prints
+    from autograder.report import printed_to
+    from autograder.trainer import progress
+    shown = progress.set(printed_to(sys.stdout))  # the cell's output: the run's progress, not the student's prints
     try:
         with _quiet():
             return score_one(rubric_id, submission, context)
     finally:
-        progress_stream.reset(shown)
+        progress.reset(shown)
 
 
 def check(rubric_id, namespace=None, *, device=None, part=None):

@@ -29,6 +29,18 @@ class Scored:
     seconds: float = 0.0
 
 
+def printed_to(stream):
+    """A training run's progress (trainer.progress) as one line to `stream`, rewritten in place
+    where it shows carriage returns (a terminal, Jupyter)."""
+    def show(done, total, elapsed):
+        left = elapsed / max(done, 1) * (total - done)
+        line = f"training: iteration {done}/{total}, {elapsed:.0f} s, about {left:.0f} s left"
+        in_place = stream.isatty() or type(stream).__module__.startswith("ipykernel")
+        print(f"\r{line}  " if in_place else line, end="\n" if done >= total or not in_place else "", file=stream,
+              flush=True)
+    return show
+
+
 def machine_faults(scored):
     """"" when every item was judged; otherwise which items the machine failed to grade (a check's
     `grader_error` detail: e.g. killed for memory the machine lacked), for the record and exit code."""

@@ -43,7 +43,8 @@ from autograder.zygote import MESSAGE_CHARS, _jsonable, explain
 
 ROOT = Path(__file__).resolve().parent.parent
 DETAILS_BYTES = 100_000  # a check's details as JSON: what a report keeps of them
-EXTRA_LINES = 100  # lines a namespace may send besides its replies (only forged ones are)
+EXTRA_LINES = 100  # lines a namespace may send besides its replies and progress (only forged ones are)
+PROGRESS_LINES = 10_000  # progress lines a namespace may send while one request runs (about 1 a second)
 __all__ = ["Graded", "Sandbox", "SandboxError", "load_limits", "grade_isolated", "isolation_available"]
 
 
@@ -102,6 +103,7 @@ class Namespace:
         self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
                                         env=env, cwd="/", bufsize=0, start_new_session=True)
         self.buffer, self.count = bytearray(), 0
+        self.on_progress = None  # set by the server: a training run's progress, on its way to the student
         # The biggest honest line: a probe's reply (a part's blocks and sources) or an answer, encoded.
         self.max_line = max(limits["answer_bytes"] * 4 // 3, 3 * int(submission_limits()["file_bytes"])) + 2 ** 20
 
@@ -123,7 +125,7 @@ class Namespace:
 
     def _read(self, wanted, seconds, what):
         deadline = time.monotonic() + seconds
-        fd, extra, scanned = self.process.stdout.fileno(), 0, len(self.buffer)
+        fd, extra, heard, scanned = self.process.stdout.fileno(), 0, 0, len(self.buffer)
         while True:
             end = self.buffer.find(b"\n")
             while end >= 0:
@@ -135,6 +137,11 @@ class Namespace:
                     message = None
                 if isinstance(message, dict) and wanted(message):
                     return message
+                if isinstance(message, dict) and message.get("event") == "progress" and heard < PROGRESS_LINES:
+                    heard += 1
+                    self._progress(message)
+                    end = self.buffer.find(b"\n")
+                    continue
                 extra += 1
                 if extra > EXTRA_LINES:
                     raise NamespaceBroken(f"the grader's process for your submission received more than {EXTRA_LINES} "
@@ -154,6 +161,16 @@ class Namespace:
                     raise NamespaceBroken("the grader's process for your submission ended (killed or stopped by your "
                                           f"code?){self._why()}")
                 self.buffer += chunk
+
+    def _progress(self, message):
+        """A training run's progress, passed on as numbers only (the namespace is hostile)."""
+        try:
+            numbers = {"done": int(message["done"]), "total": int(message["total"]),
+                       "elapsed": float(message["elapsed"])}
+        except (KeyError, TypeError, ValueError, OverflowError):
+            return
+        if self.on_progress is not None and 0 < numbers["done"] <= numbers["total"] < 10 ** 9:
+            self.on_progress(**numbers)
 
     def _why(self):
         try:
@@ -222,6 +239,7 @@ class Server:
                      "hidden_source": hidden.read_text() if mode == "bwrap" and hidden.exists() else None}
         self.spare = Namespace(mode, self.device, self.limits, self.threads)  # imports torch while we do
         self.current, self.files, self.root, self.probed = None, {}, None, {}
+        self.on_progress = None  # serve(): the grading process hears a training run's progress
         _warm_up()
         self._fingerprint = None
 
@@ -238,6 +256,7 @@ class Server:
         if namespace is None:
             namespace = Namespace(self.mode, self.device, self.limits, self.threads)
         files = {name: base64.b64encode(data).decode() for name, data in self.files.values()}
+        namespace.on_progress = self.on_progress
         try:
             namespace.start({**self.init, "files": files})
         except NamespaceBroken as exc:
@@ -468,6 +487,7 @@ def serve():
         emit(event="error", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()[-3000:])
         return
     emit(event="ready", device=server.device, limits=server.limits, pid=os.getpid())
+    server.on_progress = lambda **numbers: emit(event="progress", **numbers)
     try:
         for line in sys.stdin:
             request = json.loads(line)
@@ -514,6 +534,7 @@ class Sandbox:
         self.env, self.stderr = env, stderr
         self.process = None
         self.device = None
+        self.on_progress = None  # a function (done, total, elapsed s): a training run's progress (trainer.printed_to)
 
     def launch(self):
         """Start the server without waiting for it: it imports torch and the checks meanwhile (the
@@ -569,20 +590,26 @@ class Sandbox:
             self._broken(f"the sandbox server is gone ({exc})")
 
     def _receive(self, timeout):
-        """The next JSON line from the server (its own buffer: select() cannot see a file's)."""
+        """The next JSON line from the server (its own buffer: select() cannot see a file's); a
+        training run's progress on the way goes to on_progress."""
         deadline = time.monotonic() + timeout
         fd = self.process.stdout.fileno()
-        while b"\n" not in self._buffer:
-            left = deadline - time.monotonic()
-            ready, _, _ = select.select([fd], [], [], max(0.0, left))
-            if not ready:
-                self._broken(f"the sandbox server did not answer within {timeout:.0f} s")
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                self._broken("the sandbox server died")
-            self._buffer += chunk
-        line, self._buffer = self._buffer.split(b"\n", 1)
-        message = json.loads(line)
+        while True:
+            while b"\n" not in self._buffer:
+                left = deadline - time.monotonic()
+                ready, _, _ = select.select([fd], [], [], max(0.0, left))
+                if not ready:
+                    self._broken(f"the sandbox server did not answer within {timeout:.0f} s")
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    self._broken("the sandbox server died")
+                self._buffer += chunk
+            line, self._buffer = self._buffer.split(b"\n", 1)
+            message = json.loads(line)
+            if message.get("event") != "progress":
+                break
+            if self.on_progress is not None:
+                self.on_progress(message["done"], message["total"], message["elapsed"])
         if message.get("event") == "error":
             raise SandboxError(f"sandbox server: {message['error']}\n{message.get('traceback', '')}")
         return message

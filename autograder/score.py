@@ -1,7 +1,7 @@
 """Stage 3: run the rubric's checks on a loaded submission and total the points."""
 import autograder.checks  # noqa: F401  (registers every check)
 from autograder.checks.registry import REGISTRY, run_check
-from autograder.context import fingerprint, make_context  # noqa: F401  (fingerprint: the front ends' name)
+from autograder.context import make_context
 from autograder.load import load_submission
 from autograder.report import Scored
 

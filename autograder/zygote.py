@@ -46,6 +46,7 @@ HIDDEN_MODULE = "autograder.checks.hidden"  # the instructor's hidden checks (ab
 MESSAGE_CHARS = 2000  # an exception's message, a reason: what a report shows of it
 MAX_LINES = 10_000  # lines one child may send (a probe sends two per block)
 MAX_PROCESSES = 256  # processes one check may run at once
+PROGRESS_SECONDS = 1.0  # a training run's progress reaches the student at most this often (and at its end)
 SUBMISSION = "/tmp/submission"  # where the server's copy of the part files is written
 
 class OutputLimitExceeded(Exception):
@@ -277,38 +278,15 @@ class _AllNames:
         return True
 
 
-def _defines(source):
-    from autograder.load import DEFINES
-    return [a or b for a, b in DEFINES.findall(source)]
-
-
 def _run_blocks(part, blocks, skip, limits, channel=None):
-    """autograder.load.run_blocks, one block at a time, printing into the capped streams, with
-    the blocks a probe found harmful skipped (their reason becomes their error) and, for a probe,
-    each block's start and end reported to the server."""
-    import linecache
+    """autograder.load.run_blocks as a child runs them: printing into the capped streams, the
+    blocks a probe found harmful skipped and, for a probe, each block's start and end reported."""
+    from autograder.load import run_blocks
 
-    from autograder.load import CodeError, _summary
-    namespace = part.namespace
-    namespace.setdefault("__name__", part.name)
-    for index, block in enumerate(blocks):
-        defines = _defines(block.source)
-        if str(index) in skip:
-            part.errors.append(CodeError(where=block.where, summary=skip[str(index)], defines=defines))
-            continue
-        filename = f"{part.path.name} {block.where}"
-        padded = "\n" * (block.first_line - 1) + block.source
-        linecache.cache[filename] = (len(padded), None, padded.splitlines(keepends=True), filename)
-        if channel:
-            channel.send(event="start", block=index)
-        try:
-            exec(compile(padded, filename, "exec"), namespace)
-            error = None
-        except (Exception, SystemExit, KeyboardInterrupt) as exc:  # a student's cell must not stop the grader
-            error = explain(_summary(exc, filename), limits)
-            part.errors.append(CodeError(where=block.where, summary=error, defines=defines))
-        if channel:
-            channel.send(event="end", block=index, error=error)
+    def on_block(event, index, error):
+        channel.send(event=event, block=index, **({"error": error} if event == "end" else {}))
+    run_blocks(part, blocks, skip, lambda message: explain(message, limits), on_block if channel else None,
+               capture=False)
 
 
 def _jsonable(value, depth=0):
@@ -397,6 +375,16 @@ def _confine(setup):
     torch.set_num_threads(setup.threads)
 
 
+def _progress_to(channel):
+    """trainer.progress for a check's child: each tenth of a training run, one line to the zygote."""
+    def send(done, total, elapsed):
+        try:
+            channel.send(event="progress", done=done, total=total, elapsed=elapsed)
+        except OSError:  # the student's code closed the pipe: the run goes on, unseen
+            pass
+    return send
+
+
 class _Channel:
     """JSON lines to the zygote (and from it to the server) over the child's end of a pipe."""
 
@@ -467,6 +455,7 @@ class Zygote:
         for name, data in init["files"].items():
             Path(self.root, os.path.basename(name)).write_bytes(base64.b64decode(data))
         self.protocol_fds = ()
+        self.on_progress = None  # the server hears a training run's progress through this (main())
         if not self.namespace:  # orphans of a child come back to us, to be killed
             _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
@@ -560,6 +549,7 @@ class Zygote:
         phase, check_used = "check", 0.0
         rss_limit = base_rss + self.limits["memory_mb"] * 2 ** 20
         last_poll, status, reason, finished = started, "ok", "", False
+        last_progress = 0.0
         while not finished:
             now = time.monotonic()
             if phase == "load":
@@ -597,7 +587,9 @@ class Zygote:
                     message = json.loads(line)
                 except (ValueError, RecursionError):
                     message = None
-                if isinstance(message, dict):
+                if isinstance(message, dict) and message.get("event") == "progress":
+                    last_progress = self._forward_progress(message, last_progress)
+                elif isinstance(message, dict):
                     messages.append(message)
                     if message.get("event") == "phase" and message.get("phase") in ("load", "check"):
                         now = time.monotonic()
@@ -665,6 +657,20 @@ class Zygote:
         except OSError:
             tail = ""
         return _Outcome(messages, status, reason, trace, tail)
+
+    def _forward_progress(self, message, last):
+        """A training run's progress, to the server: numbers only (the child is hostile), at most
+        one line every PROGRESS_SECONDS besides a run's last; returns when it last forwarded."""
+        try:
+            done, total, elapsed = int(message["done"]), int(message["total"]), float(message["elapsed"])
+        except (KeyError, TypeError, ValueError, OverflowError):
+            return last
+        now = time.monotonic()
+        if self.on_progress is None or not 0 < done <= total < 10 ** 9 or not 0 <= elapsed < 10 ** 7 \
+                or (done < total and now - last < PROGRESS_SECONDS):
+            return last
+        self.on_progress(done=done, total=total, elapsed=round(elapsed, 1))
+        return now
 
     def _kill(self, pid):
         """Every process the check started (SIGKILL): in a namespace, all but its init and us;
@@ -774,7 +780,9 @@ class Zygote:
         limits, root = self.limits, self.root
 
         def body(channel, setup):
+            from autograder.trainer import progress
             context = self.context
+            progress.set(_progress_to(channel))
             snapshot = _forget_other_checks(rubric_id, context, self.snapshot)
             tampered = {}
 
@@ -857,6 +865,7 @@ def main():
         return
     zygote = Zygote(json.loads(line))
     zygote.protocol_fds = (protocol.fileno(),)
+    zygote.on_progress = lambda **numbers: emit(event="progress", **numbers)
     emit(event="ready")
     for line in sys.stdin:
         try:

@@ -165,8 +165,9 @@ def plan(name):
     correct += [(v, s, 1) for s in range(2, 4) for v in ("reference", "linear_init")]
     correct += [(v, 1, 1) for v in STYLES]
     correct += [(v, s, 1) for s in range(4, 10) for v in ("reference", "linear_init")]
-    broken = [(v, s, 1) for s in range(2) for v in BROKEN]
-    broken += [(v, s, 1) for s in range(2, 4) for v in ("d_random_labels", "g_ignores_y", "eval_left_on")]
+    correct += [(v, s, 1) for s in range(2, 10) for v in STYLES]
+    broken = [(v, s, 1) for s in range(3) for v in BROKEN]
+    broken += [(v, s, 1) for s in range(3, 5) for v in ("d_random_labels", "g_ignores_y", "eval_left_on")]
     if name == "correct":
         return correct
     if name == "broken":

@@ -1,8 +1,8 @@
 """The project's main job (`./run demo`): grade a submission, then show what the training check measures.
 
-1. Grades examples/student_with_mistakes/ (the reference with the five realistic mistakes its
-   mistakes.yml lists) on every check but the training run, as `pytest autograder` grades a
-   student: the table, and report.html.
+1. Writes an example submission, the reference with the five realistic mistakes that
+   examples/mistakes.yml lists, and grades it on every check but the training run, as `pytest
+   autograder` grades a student: the table, and report.html.
 2. Trains the reference cGAN exactly as the training check trains a student's (grading.yml
    `training`, this device's kind), with progress, and sets its FID and conditional accuracy
    against the pass band and against an untrained generator.
@@ -22,10 +22,11 @@ import torch
 import yaml
 
 from autograder.context import default_device
-from autograder.trainer import progress_stream
+from autograder.report import printed_to
+from autograder.trainer import progress
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE = ROOT / "examples" / "student_with_mistakes"
+MISTAKES = ROOT / "examples" / "mistakes.yml"
 
 parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
@@ -39,19 +40,39 @@ parser.add_argument("--threads", type=int, default=1,
                          "training.<device>.threads, as the check does)")
 
 
+def write_example(folder):
+    """The example submission in `folder`: each reference part with its mistakes of
+    examples/mistakes.yml applied (each `old` must occur once in it). Returns the mistakes."""
+    mistakes = yaml.safe_load(MISTAKES.read_text())
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in sorted((ROOT / "reference").glob("part*.py")):
+        text = source.read_text()
+        for mistake in (m for m in mistakes if m["part"] == source.stem):
+            if text.count(mistake["old"]) != 1:
+                raise ValueError(f"examples/mistakes.yml, {mistake['what']!r}: its `old` text occurs "
+                                 f"{text.count(mistake['old'])} times in {source.relative_to(ROOT)}, not once")
+            text = text.replace(mistake["old"], mistake["new"])
+        (folder / source.name).write_text(text)
+    return mistakes
+
+
 def grade_example(out, device, seed):
     """Step 1: `python -m autograder grade` on the example, without its training run."""
     from autograder.__main__ import main as autograder
     from autograder.sandbox import isolation_available
-    print(f"== 1. Grading {EXAMPLE.relative_to(ROOT)}/ (every check but cgan.training) ==\n"
+    example = Path(out) / "student_with_mistakes"
+    mistakes = write_example(example)
+    print(f"== 1. Grading an example submission, {example}/: the reference with the mistakes of "
+          f"{MISTAKES.relative_to(ROOT)} (every check but cgan.training) ==\n"
           "(under a minute: the submission's code runs in confined child processes, then its answers are judged)",
           flush=True)
     started = time.perf_counter()
-    autograder(["grade", str(EXAMPLE), "--out", str(out), "--skip", "cgan.training", "--seed", str(seed),
+    autograder(["grade", str(example), "--out", str(out), "--skip", "cgan.training", "--seed", str(seed),
                 *(["--device", device] if device else []), *([] if isolation_available() else ["--no-isolate"])])
     print(f"graded in {time.perf_counter() - started:.0f} s. Open report.html in a browser: it is what a student gets.")
-    print("The mistakes put in this submission (its mistakes.yml), each to be charged to one check:")
-    for mistake in yaml.safe_load((EXAMPLE / "mistakes.yml").read_text()):
+    print("The mistakes put in this submission, each to be charged to one check:")
+    for mistake in mistakes:
         print(f"  {mistake['fails']:<20} {mistake['what']}")
 
 
@@ -69,13 +90,13 @@ def train_reference(device, seed, iterations=None):
           f"{config['model']} cGAN, {config['iterations']} iterations at batch {config['batch_size']} on {device}, "
           f"then FID and accuracy of {10 * config['samples_per_class']} samples", flush=True)
     runs = {}
-    shown = progress_stream.set(sys.stdout)
+    shown = progress.set(printed_to(sys.stdout))
     try:
         for name, iterations in (("untrained G", 0), ("reference", config["iterations"])):
             result = train(part2_cgan, {**config, "iterations": iterations}, device, seed, images, labels)
             runs[name] = (result, *measure(result.samples, result.sample_labels, device, images))
     finally:
-        progress_stream.reset(shown)
+        progress.reset(shown)
     print(f"\n{'':<14}{'FID':>8}{'accuracy':>10}{'train s':>9}  verdict")
     for name, (result, fid, accuracy) in runs.items():
         verdict = "pass" if passes(fid, accuracy, config) else "fail"

@@ -15,7 +15,7 @@ def test_the_demo_grades_then_shows_the_training_against_the_band(tmp_path, caps
     out = capsys.readouterr().out
     rubric = load_rubric()
     points = {i: c["points"] for i, c in rubric["checks"].items() if i != "cgan.training"}
-    lost = sum(points[m["fails"]] for m in yaml.safe_load((demo.EXAMPLE / "mistakes.yml").read_text()))
+    lost = sum(points[m["fails"]] for m in yaml.safe_load(demo.MISTAKES.read_text()))
     assert re.search(rf"^total\s+{sum(points.values()) - lost:g}/{sum(points.values()):g}\s*$", out, re.M)
     assert (tmp_path / "report.html").read_text().startswith("<!doctype html>")
     assert "iteration 4/4" in out

@@ -9,7 +9,7 @@ import torch
 from autograder.checks import registry
 from autograder.checks.registry import REGISTRY, Result, decode, encode, judge, run_tries
 from autograder.rubric import grading_seed
-from autograder.score import make_context
+from autograder.context import make_context
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import torch
 
 from autograder.checks.registry import run_check
 from autograder.load import load_submission
-from autograder.score import make_context
+from autograder.context import make_context
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
 
@@ -165,11 +165,12 @@ def test_the_last_try_re_runs_with_each_substitute(context):
 
 
 def test_a_front_end_that_shows_progress_gets_one_line_each_tenth_of_the_run():
-    """The notebook's check cell and the demo set trainer.progress_stream; nothing else prints."""
+    """The notebook's check cell and the demo set trainer.progress; nothing else prints."""
     import io
 
     from autograder.data import mnist
-    from autograder.trainer import progress_stream, train_cgan
+    from autograder.report import printed_to
+    from autograder.trainer import progress, train_cgan
     from reference import part2_cgan as R
 
     images, labels = mnist()
@@ -181,11 +182,11 @@ def test_a_front_end_that_shows_progress_gets_one_line_each_tenth_of_the_run():
                    samples_per_class=1, threads=1)
     run()
     assert shown.getvalue() == ""
-    token = progress_stream.set(shown)
+    token = progress.set(printed_to(shown))
     try:
         run()
     finally:
-        progress_stream.reset(token)
+        progress.reset(token)
     lines = shown.getvalue().splitlines()
     assert [line.split(",")[0] for line in lines] == [f"training: iteration {2 * k}/20" for k in range(1, 11)]
     assert lines[-1].endswith("about 0 s left")
