@@ -287,10 +287,16 @@ class Server:
             return {"file": None, "blocks": [], "skip": {}, "failed": None, "sources": {}}
         load = float(self.limits["load_seconds"])
         seconds = (int(self.limits["probe_restarts"]) + 1) * (load + 10) + 30
+        kills = oom_kills()
         try:
             info = self._ask({"op": "probe", "part": part}, seconds)["info"]
             if not isinstance(info, dict) or not isinstance(info.get("blocks"), list):
                 raise ValueError("not a probe's reply")
+            # A block skipped because the system killed its process while the machine ran out of
+            # memory: a failing check is then a grader error (run_check), not the student's.
+            grew = kills is not None and (oom_kills() or 0) > kills
+            info["oom_skips"] = [where for where, reason in (info.get("skip") or {}).items()
+                                 if grew and isinstance(reason, str) and reason.startswith("killed from outside")]
             return info
         except (NamespaceBroken, ValueError, KeyError) as exc:
             return {"file": None, "blocks": [], "skip": {}, "sources": {},
@@ -346,6 +352,10 @@ class Server:
             return result
 
         result = run_tries(rubric_id, self.context, attempt)
+        if not result.passed and any(info.get("oom_skips") for info in probed.values()):
+            # Loading lost code to the machine's memory: any failure may come from it. A re-run on
+            # a machine with the memory grades it truly; a lost point would not come back.
+            result = self._killed_for_memory(rubric_id, "a process loading your code")
         machine = "grader_error" in result.details
         message = result.message if result.passed or machine else explain(clip(result.message), self.limits)
         message = clip(message, 4 * MESSAGE_CHARS)
@@ -353,13 +363,13 @@ class Server:
                       bool(result.passed), message, item["visibility"], bounded_details(result.details),
                       round(time.monotonic() - started, 2))
 
-    def _killed_for_memory(self, rubric_id):
+    def _killed_for_memory(self, rubric_id, victim="this check's process"):
         """The check's process was ended by the system's out-of-memory killer (the kernel's count of
         such kills grew while it ran; the grader's own memory watch had not stopped it): the machine
         could not give the memory grading.yml promises a check. A grader error, not the student's."""
         from autograder.checks.registry import Result
         have = memory_mb()
-        why = (f"the machine ran out of memory and the system killed this check's process before it reached "
+        why = (f"the machine ran out of memory and the system killed {victim} before it reached "
                f"the grader's limit of {self.limits['memory_mb']} MB"
                + (f" (the machine gives the grader {have} MB)" if have is not None else ""))
         return Result(rubric_id, False, f"grader error (this machine, not your code): {why}; grade again on a "

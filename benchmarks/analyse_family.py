@@ -79,17 +79,30 @@ def main(argv):
                     continue
                 print_band(runs, b, metric, label, correct, worst_correct, best_broken, up, low)
 
-    pairs = defaultdict(dict)
+    axes(recs)
+
+
+def axes(recs):
+    """The same job (variant, seed) run with another thread count or another CPU's kernels (the
+    machine axis): how far each moves a run, beside the spread over seeds."""
+    by_job = defaultdict(dict)
     for r in recs:
-        pairs[(r["variant"], r["seed"], r["iterations"])][r["threads"]] = r
-    rows = [(key, by) for key, by in sorted(pairs.items()) if len(by) > 1]
-    if rows:
-        print("\n## The same run with 1 and 2 threads\n")
-        print("| variant | seed | iterations | FID 1 / 2 threads | accuracy 1 / 2 threads |")
-        print("| --- | --- | --- | --- | --- |")
+        by_job[(r["variant"], r["seed"], r["iterations"])][(r["threads"], r.get("cpu_capability", "AVX512"))] = r
+    for title, base, other in (("1 and 2 threads (AVX-512 kernels)", (1, "AVX512"), (2, "AVX512")),
+                               ("AVX-512 and AVX2 kernels (1 thread): another machine", (1, "AVX512"), (1, "AVX2"))):
+        rows = [(key, by) for key, by in sorted(by_job.items()) if base in by and other in by]
+        if not rows:
+            continue
+        print(f"\n## The same run with {title}\n")
+        print("| variant | seed | iterations | FID | accuracy | FID ratio |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        ratios = []
         for (variant, seed, b), by in rows:
-            print(f"| {variant} | {seed} | {b} | {by[1]['fid']:.0f} / {by[2]['fid']:.0f} | "
-                  f"{by[1]['acc']:.3f} / {by[2]['acc']:.3f} |")
+            ratio = by[other]["fid"] / by[base]["fid"]
+            ratios.append(max(ratio, 1 / ratio))
+            print(f"| {variant} | {seed} | {b} | {by[base]['fid']:.0f} / {by[other]['fid']:.0f} | "
+                  f"{by[base]['acc']:.3f} / {by[other]['acc']:.3f} | {ratio:.2f} |")
+        print(f"\nLargest FID ratio either way: {max(ratios):.2f} over {len(rows)} pairs.")
 
 
 def print_band(runs, b, metric, label, correct, worst_correct, best_broken, up, low):

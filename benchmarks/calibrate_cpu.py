@@ -27,6 +27,8 @@ Broken variants (must fail):
 
     python benchmarks/calibrate_cpu.py --out benchmarks/results/calibration_cpu_family.jsonl \\
         --plan default [--samples /tmp/samples]
+The machine axis (another CPU's instruction set: torch's AVX2 kernels instead of AVX-512):
+    ATEN_CPU_CAPABILITY=avx2 python benchmarks/calibrate_cpu.py --out ... --plan machine
 Smoke test: python benchmarks/calibrate_cpu.py --out /tmp/smoke.jsonl --plan smoke
 """
 import argparse
@@ -176,17 +178,20 @@ def plan(name):
         return [job for job in correct if job[0] == "linear_init"]
     if name == "threads":  # the same seeds with 2 threads: how far a thread count moves a run
         return [(v, s, 2) for s in range(4) for v in ("reference", "linear_init")]
+    if name == "machine":  # run under ATEN_CPU_CAPABILITY=avx2 (or default): another CPU's kernels
+        return [(v, s, 1) for s in range(4) for v in ("reference", "linear_init")]
     return [job for pair in zip(correct, broken + [None] * len(correct)) for job in pair if job]
 
 
 def claimed(path):
-    """Jobs already started or finished in --out: several processes can share one plan and file
-    (each line is one short append, written whole)."""
+    """Jobs already started or finished in --out, with the CPU kernels they ran (several processes
+    can share one plan and file: each line is one short append, written whole)."""
     if not os.path.exists(path):
         return set()
     with open(path) as f:
         recs = [json.loads(line) for line in f if line.strip()]
-    return {(r["variant"], r["seed"], r["threads"]) for r in recs if r.get("final") or r.get("started")}
+    return {(r["variant"], r["seed"], r["threads"], r.get("cpu_capability", "AVX512")) for r in recs
+            if r.get("final") or r.get("started")}
 
 
 def append(path, record):
@@ -242,7 +247,8 @@ def run_job(variant, seed, threads, args, real, labels):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True)
-    p.add_argument("--plan", default="default", choices=("default", "correct", "broken", "linear", "threads", "smoke"))
+    p.add_argument("--plan", default="default",
+                   choices=("default", "correct", "broken", "linear", "threads", "machine", "smoke"))
     p.add_argument("--budgets", default="300,450,600", type=lambda s: [int(b) for b in s.split(",")])
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--spc", type=int, default=100, help="samples per class")
@@ -254,15 +260,17 @@ def main():
     torch.set_num_threads(1)  # the metrics too: on a shared CPU more threads only wait for each other
     from autograder.data import mnist
     real, labels = mnist()
+    capability = torch.backends.cpu.get_cpu_capability()  # ATEN_CPU_CAPABILITY=avx2: another CPU's kernels
     for variant, seed, threads in plan(args.plan):
-        if (variant, seed, threads) in claimed(args.out) or (args.only and variant not in args.only.split(",")):
+        if (variant, seed, threads, capability) in claimed(args.out) or (
+                args.only and variant not in args.only.split(",")):
             continue
-        append(args.out, {"variant": variant, "seed": seed, "threads": threads, "started": time.time()})
+        job = {"variant": variant, "seed": seed, "threads": threads, "cpu_capability": capability}
+        append(args.out, {**job, "started": time.time()})
         try:
             run_job(variant, seed, threads, args, real, labels)
         except Exception as exc:  # a variant that crashes is a finding, not the end of the sweep
-            append(args.out, {"variant": variant, "seed": seed, "threads": threads, "final": True,
-                              "error": f"{type(exc).__name__}: {exc}"[:300]})
+            append(args.out, {**job, "final": True, "error": f"{type(exc).__name__}: {exc}"[:300]})
 
 
 if __name__ == "__main__":

@@ -87,6 +87,15 @@ def bce(p, y):
         hoard.append(b"\\x01" * (256 << 20))
     return torch.zeros(())
 '''
+LOAD_HOARDER = '''
+import torch
+
+SCALE = len([b"\\x01" * (256 << 20) for _ in range(64)]) // 64  # runs when the file is loaded
+
+
+def bce(p, y):
+    return -SCALE * (y * torch.log(p) + (1 - y) * torch.log(1 - p)).mean()
+'''
 SELF_KILLER = '''
 import os, signal
 
@@ -149,6 +158,21 @@ def test_a_check_killed_by_the_machines_oom_killer_is_a_grader_error_not_the_stu
     assert "memory limit exceeded" not in tests["dcgan.bce"]["output"]
     assert results["extra_data"]["grader_error"].startswith("dcgan.bce:")
     assert tests["vae.kl"]["status"] == "passed", tests["vae.kl"]["output"]  # the other checks are graded as usual
+
+
+def test_code_killed_for_memory_while_loading_is_a_grader_error_where_a_check_needs_it(klass, tmp_path,
+                                                                                       small_cgroup):
+    if preflight.oom_kills() is None:
+        pytest.skip("/proc/vmstat has no oom_kill count on this kernel")
+    submission = _with_bce(tmp_path / "load_hoarder", klass, LOAD_HOARDER)
+    out = tmp_path / "out"
+    script = (f"echo $$ > {small_cgroup}; exec {sys.executable} -m autograder grade {submission} --out {out} "
+              "--device cpu --only dcgan.bce,dcgan.generator")
+    run = subprocess.run(["bash", "-c", script], cwd=ROOT, env=NO_CUDA, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-3000:]
+    tests = {t["name"].split(":")[0]: t for t in json.loads((out / "results.json").read_text())["tests"]}
+    assert tests["dcgan.bce"]["output"].startswith("grader error (this machine, not your code)"), tests["dcgan.bce"]
+    assert tests["dcgan.generator"]["status"] == "passed"  # it does not need the block that was killed
 
 
 def test_a_students_own_sigkill_is_charged_to_the_student(klass, tmp_path):
