@@ -507,8 +507,9 @@ replay a run exactly; a correct answer passes whatever the seed).
 Each notebook's test cells (`check("...")`) run the same checks as `./run grade`, one rubric item
 at a time, on the code you have run in that notebook.
 
-Each rubric item is one test. At the end you get a table of checks, points and messages, and the
-total. The report goes to `grading-output/`: `report.html` (every message, your samples and loss
+Each rubric item is one test. The training check (`cgan.training`) trains your cGAN for a minute
+or more on a CPU and prints a progress line meanwhile (iterations, seconds left). At the end you
+get a table of checks, points and messages, and the total. The report goes to `grading-output/`: `report.html` (every message, your samples and loss
 curves), `results.json` (the scores, in Gradescope's format) and `junit.xml`.
 
 A cell that fails costs only the names it defines; cells tagged `experiment` (training loops,
