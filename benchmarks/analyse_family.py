@@ -88,8 +88,10 @@ def axes(recs):
     by_job = defaultdict(dict)
     for r in recs:
         by_job[(r["variant"], r["seed"], r["iterations"])][(r["threads"], r.get("cpu_capability", "AVX512"))] = r
-    for title, base, other in (("1 and 2 threads (AVX-512 kernels)", (1, "AVX512"), (2, "AVX512")),
-                               ("AVX-512 and AVX2 kernels (1 thread): another machine", (1, "AVX512"), (1, "AVX2"))):
+    base = (1, "AVX512")
+    others = sorted({setting for by in by_job.values() for setting in by} - {base})
+    for other in others:
+        title = f"1 thread, AVX512 kernels and {other[0]} thread(s), {other[1]} kernels"
         rows = [(key, by) for key, by in sorted(by_job.items()) if base in by and other in by]
         if not rows:
             continue

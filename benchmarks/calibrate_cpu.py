@@ -27,8 +27,10 @@ Broken variants (must fail):
 
     python benchmarks/calibrate_cpu.py --out benchmarks/results/calibration_cpu_family.jsonl \\
         --plan default [--samples /tmp/samples]
-The machine axis (another CPU's instruction set: torch's AVX2 kernels instead of AVX-512):
+The machine axis (another CPU's instruction set: AVX2 kernels instead of AVX-512, in ATen and in
+MKL, whose matrix products the runs' numbers come from):
     ATEN_CPU_CAPABILITY=avx2 python benchmarks/calibrate_cpu.py --out ... --plan machine
+    MKL_ENABLE_INSTRUCTIONS=AVX2 python benchmarks/calibrate_cpu.py --out ... --plan machine
 Smoke test: python benchmarks/calibrate_cpu.py --out /tmp/smoke.jsonl --plan smoke
 """
 import argparse
@@ -183,6 +185,13 @@ def plan(name):
     return [job for pair in zip(correct, broken + [None] * len(correct)) for job in pair if job]
 
 
+def kernels():
+    """The CPU kernels a run uses: ATen's (ATEN_CPU_CAPABILITY) and MKL's, whose matrix products a
+    run's numbers come from (MKL_ENABLE_INSTRUCTIONS=AVX2: another CPU's)."""
+    mkl = os.environ.get("MKL_ENABLE_INSTRUCTIONS")
+    return torch.backends.cpu.get_cpu_capability() + (f"/MKL {mkl}" if mkl else "")
+
+
 def claimed(path):
     """Jobs already started or finished in --out, with the CPU kernels they ran (several processes
     can share one plan and file: each line is one short append, written whole)."""
@@ -210,7 +219,7 @@ def run_job(variant, seed, threads, args, real, labels):
               "samples_per_class": args.spc, "threads": threads}
     common = {"variant": variant, "seed": seed, "threads": threads, "batch_size": args.batch_size,
               "spc": args.spc, "model": "fc", "torch": torch.__version__,
-              "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+              "cpu_capability": kernels()}
 
     def record(iterations, samples, sample_labels, final):
         train_s = time.perf_counter() - state["t0"] - state["snap"]
@@ -260,7 +269,7 @@ def main():
     torch.set_num_threads(1)  # the metrics too: on a shared CPU more threads only wait for each other
     from autograder.data import mnist
     real, labels = mnist()
-    capability = torch.backends.cpu.get_cpu_capability()  # ATEN_CPU_CAPABILITY=avx2: another CPU's kernels
+    capability = kernels()
     for variant, seed, threads in plan(args.plan):
         if (variant, seed, threads, capability) in claimed(args.out) or (
                 args.only and variant not in args.only.split(",")):

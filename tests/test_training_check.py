@@ -137,10 +137,13 @@ def test_a_failed_run_names_the_piece_whose_substitute_makes_it_pass(context):
     found = {"substituted": {"weights_init": {"words": "the course's weights_init", "samples": images[order]},
                              "train_step": {"words": "the course's train_step",
                                             "samples": torch.rand(len(order), 1, 32, 32) * 2 - 1}}}
-    said = diagnosis(found, config, "cpu", images, sample_labels)
+    said = diagnosis(found, config, "cpu", images, labels, sample_labels)
     assert said[0].endswith("look at your weights_init") and "still fails" in said[1], said
+    collapsed = images[order].view(10, per_class, 1, 32, 32)[:, :1].expand(-1, per_class, -1, -1, -1)
+    found["substituted"]["weights_init"]["samples"] = collapsed.reshape(-1, 1, 32, 32)  # real digits, one per class
+    assert "still fails" in diagnosis(found, config, "cpu", images, labels, sample_labels)[0]
     found["substituted"].pop("weights_init")
-    assert diagnosis(found, config, "cpu", images, sample_labels)[-1].startswith("so look at your networks")
+    assert diagnosis(found, config, "cpu", images, labels, sample_labels)[-1].startswith("so look at your networks")
 
 
 def test_what_a_failed_run_looked_like_is_said(context):

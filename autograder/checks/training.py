@@ -120,9 +120,8 @@ def repeated_fraction(samples, per_class):
     return float((distances.amin(-1) < REPEAT_RMS).float().mean())
 
 
-def made_not_copied(samples, sample_labels, images, labels, per_class):
-    """Fail (CheckFailure) when the samples are real digits barely moved, or do not depend on z."""
-    real_spread = spread_over_z(torch.cat([images[labels == c][:per_class] for c in range(10)]), per_class)
+def not_copied(samples, sample_labels, images, labels):
+    """Fail (CheckFailure, no second run) when the samples are real digits barely moved."""
     correlations = copy_correlations(samples, sample_labels, images, labels)
     copies = float((correlations > COPY_EXACT).float().mean())
     if correlations.median() > COPY_CORRELATION or copies > COPIES_MAX:
@@ -132,12 +131,19 @@ def made_not_copied(samples, sample_labels, images, labels, per_class):
             f"class with a correlation above {correlations.median():.3f} and {copies:.0%} above {COPY_EXACT} (real "
             f"digits not in the set: 0.94 and 1%; copies: over {COPY_CORRELATION} or {COPIES_MAX:.0%}). The samples must be what your generator makes from z and y, not "
             "images of the dataset")
+
+
+def ignores_z(samples, images, labels, per_class):
+    """Words when the samples of a class barely vary with z (G ignores z, or its training collapsed
+    onto a few images: a failed run, tried again with another seed like any other); else None."""
+    real_spread = spread_over_z(torch.cat([images[labels == c][:per_class] for c in range(10)]), per_class)
     spread, repeats = spread_over_z(samples, per_class), repeated_fraction(samples, per_class)
     if spread < SPREAD_MIN * real_spread or repeats > REPEATS_MAX:
-        raise CheckFailure(
-            f"your generator's samples barely depend on z: for a fixed label they vary by {spread:.3f} per pixel "
-            f"(real digits of one class: {real_spread:.3f}) and {repeats:.0%} repeat another sample of their class. "
-            "G(z, y) must use z: different noise must give different digits")
+        return (f"the samples barely depend on z: for a fixed label they vary by {spread:.3f} per pixel (real digits "
+                f"of one class: {real_spread:.3f}) and {repeats:.0%} repeat another sample of their class; either "
+                "G(z, y) ignores z (different noise must give different digits) or training collapsed onto a few "
+                "images (mode collapse: look at D's steps, e.g. D left in eval mode or a wrong target)")
+    return None
 
 
 def passes(score, accuracy, config):
@@ -215,7 +221,7 @@ def observations(found, accuracy, samples, per_class):
     return seen
 
 
-def diagnosis(found, config, device, images, labels):
+def diagnosis(found, config, device, images, image_labels, labels):
     """Which substituted piece makes the run pass, measured on the samples of each re-run."""
     verdicts = []
     for name, run in found.get("substituted", {}).items():
@@ -223,7 +229,8 @@ def diagnosis(found, config, device, images, labels):
             verdicts.append(f"with {run['words']} instead of yours it raised {run['error']}")
             continue
         fid_score, accuracy = measure(run["samples"], labels, device, images)
-        verdict = "passes" if passes(fid_score, accuracy, config) else "still fails"
+        varies = ignores_z(run["samples"], images, image_labels, config["samples_per_class"]) is None
+        verdict = "passes" if varies and passes(fid_score, accuracy, config) else "still fails"
         verdicts.append(f"with {run['words']} instead of your {name} it {verdict} (FID {fid_score:.0f}, accuracy "
                         f"{accuracy:.2f})" + (f": look at your {name}" if verdict == "passes" else ""))
     if verdicts and not any(v.endswith(f"your {n}") for v, n in zip(verdicts, found["substituted"])):
@@ -241,8 +248,9 @@ def judge_training(inputs, found, context):
         raise CheckFailure(f"the trainer's samples have shape {tuple(samples.shape)}: expected {10 * per_class} "
                            "images (1, 32, 32), class-major")
     images, image_labels = mnist()
-    made_not_copied(samples, labels, images, image_labels, per_class)
+    not_copied(samples, labels, images, image_labels)
     score, accuracy = measure(samples, labels, inputs["device"], images)
+    collapsed = ignores_z(samples, images, image_labels, per_class)
     reference = context.expected.get("training", {}).get(kind, {})
     band = f"pass: FID at most {config['fid_max']} and accuracy at least {config['accuracy_min']}"
     details = {"model": config["model"], "iterations": config["iterations"], "seed": inputs["seed"],
@@ -259,13 +267,15 @@ def judge_training(inputs, found, context):
         details["nondeterministic_ops"] = "; ".join(found["nondeterministic"])[:500]
     versus = (f" The reference reaches FID {reference['fid']:.0f}, accuracy {reference['accuracy']:.2f} under "
               "the same budget.") if reference else ""
-    if not passes(score, accuracy, config):
-        seen = observations(found, accuracy, samples, per_class)
-        measured = diagnosis(found, config, inputs["device"], images, labels)
+    if collapsed or not passes(score, accuracy, config):
+        seen = ([collapsed] if collapsed else []) + [
+            line for line in observations(found, accuracy, samples, per_class) if not (collapsed and "collapse" in line)]
+        measured = diagnosis(found, config, inputs["device"], images, image_labels, labels)
         raise CheckFailure(
             f"your {config['model']} networks trained by your train_step for {config['iterations']} iterations on "
-            f"{kind} do not learn: FID {score:.0f}, accuracy {accuracy:.2f} with seed {inputs['seed']} ({band})."
-            f"{versus}" + (f" Seen: {'; '.join(seen)}." if seen else "")
+            f"{kind} do not learn: FID {score:.0f}, accuracy {accuracy:.2f} with seed {inputs['seed']} ({band}"
+            + ("; and the samples must vary with z" if collapsed else "") + f").{versus}"
+            + (f" Seen: {'; '.join(seen)}." if seen else "")
             + (f" Measured: {'; '.join(measured)}." if measured else
                " The other checks of part 2 say which piece is wrong; if they all pass, look at the loss curves and "
                "samples in report.html"), details)
