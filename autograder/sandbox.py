@@ -42,7 +42,8 @@ from autograder.rubric import check_seconds, load_limits, load_rubric, read_over
 from autograder.zygote import MESSAGE_CHARS, _jsonable, explain
 
 ROOT = Path(__file__).resolve().parent.parent
-DETAILS_BYTES = 100_000  # a check's details as JSON: what a report keeps of them
+DETAILS_BYTES = 100_000  # a check's details as JSON, as the student's side sends them
+JUDGED_BYTES = 2_000_000  # the judge's own details: room for a training run's sample grid and loss curves
 EXTRA_LINES = 100  # lines a namespace may send besides its replies and progress (only forged ones are)
 PROGRESS_LINES = 10_000  # progress lines a namespace may send while one request runs (about 1 a second)
 __all__ = ["Graded", "Sandbox", "SandboxError", "load_limits", "grade_isolated", "isolation_available"]
@@ -72,14 +73,24 @@ def clip(text, limit=MESSAGE_CHARS):
     return text if len(text) <= limit else text[:limit] + f"... ({len(text) - limit:,} more characters left out)"
 
 
-def bounded_details(details):
-    """A check's details, as JSON-able data no bigger than DETAILS_BYTES."""
+def bounded_details(details, limit=DETAILS_BYTES):
+    """A check's details, as JSON-able data of at most `limit` bytes: the largest values are left out
+    first (and named in a note), so that a run's figures (its `run`, FID, accuracy) always stay."""
     try:
         details = _jsonable(details if isinstance(details, dict) else {})
-        size = len(json.dumps(details, allow_nan=False))
+        sizes = {key: len(json.dumps(value, allow_nan=False)) + len(key) + 6 for key, value in details.items()}
     except (TypeError, ValueError, RecursionError):
         return {"note": "details left out (not data)"}
-    return details if size <= DETAILS_BYTES else {"note": f"details left out ({size:,} bytes)"}
+    total, left_out = sum(sizes.values()), []
+    for key in sorted(sizes, key=sizes.get, reverse=True):
+        if total <= limit - 200:
+            break
+        total -= sizes[key]
+        left_out.append(key)
+        del details[key]
+    if left_out:
+        details["note"] = clip(f"details left out (over {limit:,} bytes): {', '.join(left_out)}", 150)
+    return details
 
 
 # ----------------------------------------------------------------------------------------------
@@ -360,7 +371,7 @@ class Server:
         message = result.message if result.passed or machine else explain(clip(result.message), self.limits)
         message = clip(message, 4 * MESSAGE_CHARS)
         return Scored(rubric_id, item.get("title", rubric_id), item["points"] if result.passed else 0, item["points"],
-                      bool(result.passed), message, item["visibility"], bounded_details(result.details),
+                      bool(result.passed), message, item["visibility"], bounded_details(result.details, JUDGED_BYTES),
                       round(time.monotonic() - started, 2))
 
     def _killed_for_memory(self, rubric_id, victim="this check's process"):
@@ -422,7 +433,7 @@ class Server:
         def body():
             result = judge(rubric_id, data, context, seed)
             return {"passed": bool(result.passed), "message": clip(result.message, 4 * MESSAGE_CHARS),
-                    "details": bounded_details(result.details)}
+                    "details": bounded_details(result.details, JUDGED_BYTES)}
 
         result = self._in_child(body, budget)
         if "error" in result:

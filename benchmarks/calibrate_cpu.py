@@ -30,7 +30,9 @@ Broken variants (must fail):
 The machine axis (another CPU's instruction set: AVX2 kernels instead of AVX-512, in ATen and in
 MKL, whose matrix products the runs' numbers come from):
     ATEN_CPU_CAPABILITY=avx2 python benchmarks/calibrate_cpu.py --out ... --plan machine
-    MKL_ENABLE_INSTRUCTIONS=AVX2 python benchmarks/calibrate_cpu.py --out ... --plan machine
+    MKL_CBWR=COMPATIBLE python benchmarks/calibrate_cpu.py --out ... --plan machine
+(ATen's AVX2 kernels, and MKL_ENABLE_INSTRUCTIONS=AVX2 or SSE4_2, leave a run bit-identical here;
+MKL's compatible branch changes its numbers from the first iteration.)
 Smoke test: python benchmarks/calibrate_cpu.py --out /tmp/smoke.jsonl --plan smoke
 """
 import argparse
@@ -186,10 +188,10 @@ def plan(name):
 
 
 def kernels():
-    """The CPU kernels a run uses: ATen's (ATEN_CPU_CAPABILITY) and MKL's, whose matrix products a
-    run's numbers come from (MKL_ENABLE_INSTRUCTIONS=AVX2: another CPU's)."""
-    mkl = os.environ.get("MKL_ENABLE_INSTRUCTIONS")
-    return torch.backends.cpu.get_cpu_capability() + (f"/MKL {mkl}" if mkl else "")
+    """The CPU kernels a run uses: ATen's (ATEN_CPU_CAPABILITY) and MKL's (MKL_ENABLE_INSTRUCTIONS, and
+    MKL_CBWR: the code branch MKL picks for a CPU, which a run's numbers depend on)."""
+    mkl = [f"{name}={os.environ[name]}" for name in ("MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR") if os.environ.get(name)]
+    return " ".join([torch.backends.cpu.get_cpu_capability()] + mkl)
 
 
 def claimed(path):

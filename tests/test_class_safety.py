@@ -246,6 +246,19 @@ def test_reports_are_bounded_in_size(tmp_path):
     assert report.bounded("short") == "short"
 
 
+def test_details_over_the_bound_lose_their_largest_values_and_keep_the_runs_figures():
+    """A failed training run's details hold its sample grid (about 1 MB as JSON): over a bound, that
+    goes and the figures stay; the retry of a failed run depends on its `run` detail."""
+    from autograder.sandbox import DETAILS_BYTES, JUDGED_BYTES, bounded_details
+    details = {"run": "FID 300, accuracy 0.60", "fid": 300.0, "your_D_losses": [0.5] * 600,
+               "your_samples": [[0.123456] * 320] * 320}
+    kept = bounded_details(details, DETAILS_BYTES)
+    assert kept["run"] == details["run"] and kept["your_D_losses"] == details["your_D_losses"]
+    assert "your_samples" not in kept and "your_samples" in kept["note"]
+    assert len(json.dumps(kept)) <= DETAILS_BYTES
+    assert bounded_details(details, JUDGED_BYTES)["your_samples"] == details["your_samples"]
+
+
 def test_per_gpu_alone_packs_k_jobs_on_each_gpu(tmp_path, fake, monkeypatch):
     """--per-gpu K alone: GPUs x K submissions at once, K on each GPU (GPUs simulated by
     CUDA_VISIBLE_DEVICES; the stand-in sandbox records the GPU each worker was given)."""

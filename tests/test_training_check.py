@@ -193,3 +193,26 @@ def test_a_front_end_that_shows_progress_gets_one_line_each_tenth_of_the_run():
     lines = shown.getvalue().splitlines()
     assert [line.split(",")[0] for line in lines] == [f"training: iteration {2 * k}/20" for k in range(1, 11)]
     assert lines[-1].endswith("about 0 s left")
+
+
+@pytest.mark.slow
+def test_a_failed_run_in_the_sandbox_is_run_again_and_diagnosed(tmp_path):
+    """Through the sandbox as a class is graded: a run that fails (D left in eval mode during G's step,
+    which collapses G) is tried with a second seed, then diagnosed (in the namespace, with PyTorch's
+    default initialisation: reference/ is not there); the report keeps its samples.
+    (The judge's details hold the sample grid, about 1 MB: they once went over the sandbox's bound
+    whole, and with them the `run` detail the retry depends on.)"""
+    from autograder.sandbox import Sandbox
+    for part in ("part1_dcgan", "part2_cgan", "part3_vae"):
+        source = (REFERENCE_DIR / f"{part}.py").read_text()
+        if part == "part2_cgan":
+            step = "    optimizerG.zero_grad()\n    z = get_noise(y.size(0), nz, y.device)\n"
+            assert source.count(step) == 1
+            source = source.replace(step, "    optimizerG.zero_grad()\n    netD.eval()\n    z = get_noise(y.size(0), nz, y.device)\n")
+        (tmp_path / f"{part}.py").write_text(source)
+    with Sandbox(device="cpu") as box:
+        scored = box.grade(tmp_path, ["cgan.training"]).scored[0]
+    assert not scored.passed
+    assert "every run failed" in scored.message and scored.message.count("FID") >= 4, scored.message
+    assert "Measured: with PyTorch's default initialisation instead of your weights_init it still fails" in scored.message
+    assert len(scored.details["your_samples"]) > 0 and "runs" in scored.details
