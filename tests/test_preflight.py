@@ -140,14 +140,18 @@ def small_cgroup():
     pytest.skip("no memory cgroup can be made here (not root, or cgroups read-only)")
 
 
-def test_a_check_killed_by_the_machines_oom_killer_is_a_grader_error_not_the_students(klass, tmp_path, small_cgroup):
+def _grade_in(cgroup, submission, out, only):
+    """`python -m autograder grade` started inside `cgroup` (its processes, and their children, in it)."""
     if preflight.oom_kills() is None:
         pytest.skip("/proc/vmstat has no oom_kill count on this kernel")
-    submission = _with_bce(tmp_path / "hoarder", klass, HOARDER)
+    script = (f"echo $$ > {cgroup}; exec {sys.executable} -m autograder grade {submission} --out {out} "
+              f"--device cpu --only {only}")
+    return subprocess.run(["bash", "-c", script], cwd=ROOT, env=NO_CUDA, capture_output=True, text=True, timeout=600)
+
+
+def test_a_check_killed_by_the_machines_oom_killer_is_a_grader_error_not_the_students(klass, tmp_path, small_cgroup):
     out = tmp_path / "out"
-    script = (f"echo $$ > {small_cgroup}; exec {sys.executable} -m autograder grade {submission} --out {out} "
-              "--device cpu --only dcgan.bce,vae.kl")
-    run = subprocess.run(["bash", "-c", script], cwd=ROOT, env=NO_CUDA, capture_output=True, text=True, timeout=600)
+    run = _grade_in(small_cgroup, _with_bce(tmp_path / "hoarder", klass, HOARDER), out, "dcgan.bce,vae.kl")
     assert "warning: this machine gives the grader 2560 MB" in run.stderr, run.stderr[-3000:]
     assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-3000:]
     assert "grader error (this machine, not the submission): dcgan.bce" in run.stderr
@@ -162,13 +166,9 @@ def test_a_check_killed_by_the_machines_oom_killer_is_a_grader_error_not_the_stu
 
 def test_code_killed_for_memory_while_loading_is_a_grader_error_where_a_check_needs_it(klass, tmp_path,
                                                                                        small_cgroup):
-    if preflight.oom_kills() is None:
-        pytest.skip("/proc/vmstat has no oom_kill count on this kernel")
-    submission = _with_bce(tmp_path / "load_hoarder", klass, LOAD_HOARDER)
     out = tmp_path / "out"
-    script = (f"echo $$ > {small_cgroup}; exec {sys.executable} -m autograder grade {submission} --out {out} "
-              "--device cpu --only dcgan.bce,dcgan.generator")
-    run = subprocess.run(["bash", "-c", script], cwd=ROOT, env=NO_CUDA, capture_output=True, text=True, timeout=600)
+    run = _grade_in(small_cgroup, _with_bce(tmp_path / "load_hoarder", klass, LOAD_HOARDER), out,
+                    "dcgan.bce,dcgan.generator")
     assert run.returncode == 1, run.stdout[-3000:] + run.stderr[-3000:]
     tests = {t["name"].split(":")[0]: t for t in json.loads((out / "results.json").read_text())["tests"]}
     assert tests["dcgan.bce"]["output"].startswith("grader error (this machine, not your code)"), tests["dcgan.bce"]
