@@ -9,7 +9,7 @@
 3. Writes demo.png beside the report: the untrained and the trained samples, the loss curves, and
    the figures against the band.
 
-Its cost on 2 CPU cores: README.md (about 3-4 minutes since the check trains 600 iterations).
+Its cost on 2 CPU cores: README.md (about 70 s, and the first time 1.5 minutes more to build .venv/).
 
     python -m reference.demo [--device cpu|cuda] [--seed S] [--out DIR] [--iterations N] [--threads T]
 """
