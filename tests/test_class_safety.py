@@ -45,7 +45,8 @@ def _rows(out):
 class FakeSandbox:
     """Grades without running anything: full marks, except what a student's folder name asks for
     ("crash": the sandbox server fails; "odd": a check returns details no report can draw;
-    "loud": a 20 MB message). With a `barrier`, each grading waits until that many run at once."""
+    "loud": a 20 MB message; "oom": its first check killed for memory the machine lacked). With a
+    `barrier`, each grading waits until that many run at once."""
     started, barrier = [], None
 
     def __init__(self, **kwargs):
@@ -74,6 +75,11 @@ class FakeSandbox:
                                  item["visibility"], details))
         if "loud" in name:
             scored = [Scored(s.id, s.title, 0, s.max_points, False, s.message, s.visibility) for s in scored]
+        if "oom" in name:  # as sandbox.Server._killed_for_memory scores it
+            first = scored[0]
+            scored[0] = Scored(first.id, first.title, 0, first.max_points, False, "grader error (this machine, not "
+                               "your code): the machine ran out of memory", first.visibility,
+                               {"grader_error": "the machine ran out of memory"})
         return Graded(str(path), scored, {"seed": 0}, {}, 0.0)
 
 
@@ -203,6 +209,22 @@ def test_a_crash_while_grading_or_reporting_one_student_is_that_students_grader_
     erin = out / "students" / "erin_loud"
     assert (erin / "results.json").stat().st_size < 200_000 and (erin / "report.html").stat().st_size < 200_000
     assert "characters cut" in json.loads((erin / "results.json").read_text())["tests"][0]["output"]
+
+
+def test_a_check_the_machine_could_not_run_makes_the_student_a_grader_error_graded_again(tmp_path, fake):
+    flat = tmp_path / "flat"
+    for name in ("alice", "bob_oom"):
+        _reference(flat / name)
+    out = tmp_path / "out"
+    args = ["batch", str(flat), "--out", str(out), "--device", "cpu", "--only", ",".join(ONLY)]
+    assert main(args) == 1
+    assert json.loads((out / "summary.json").read_text())["grader_errors"] == ["bob_oom"]
+    bob = json.loads((out / "students" / "bob_oom" / "results.json").read_text())
+    assert bob["extra_data"]["grader_error"].startswith(f"{ONLY[0]}: the machine ran out of memory")
+    stamps = {n: (out / "students" / n / "results.json").stat().st_mtime_ns for n in ("alice", "bob_oom")}
+    assert main(args) == 1  # a re-run grades bob again, and only bob
+    assert {n: (out / "students" / n / "results.json").stat().st_mtime_ns == t for n, t in stamps.items()} == {
+        "alice": True, "bob_oom": False}
 
 
 def test_a_report_that_cannot_be_drawn_keeps_the_scores_and_is_a_grader_error(tmp_path, fake, monkeypatch):
