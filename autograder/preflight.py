@@ -76,6 +76,12 @@ def oom_kills():
         return None
 
 
+def oom_killed_since(count):
+    """Whether the OOM killer has ended a process since oom_kills() returned `count` (False when
+    the count cannot be read: nothing then shows the machine at fault)."""
+    return count is not None and (oom_kills() or 0) > count
+
+
 def _cgroup_limits():
     """The memory limits (bytes) of this process's cgroup, v1 and v2, where they can be read."""
     found = []

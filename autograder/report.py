@@ -104,8 +104,9 @@ def gradescope(scored, fingerprint=None, notes=()):
         results["output"] = bounded("\n".join(notes))
     if fingerprint:
         results["extra_data"] = {"fingerprint": fingerprint}
-    if machine_faults(scored):
-        results.setdefault("extra_data", {})["grader_error"] = machine_faults(scored)
+    machine = machine_faults(scored)
+    if machine:
+        results.setdefault("extra_data", {})["grader_error"] = machine
     return results
 
 

@@ -36,10 +36,10 @@ from pathlib import Path
 
 from autograder import isolation
 from autograder.load import submission_limits
-from autograder.preflight import memory_mb, oom_kills
+from autograder.preflight import memory_mb, oom_kills, oom_killed_since
 from autograder.report import Scored
 from autograder.rubric import check_seconds, load_limits, load_rubric, read_overrides
-from autograder.zygote import MESSAGE_CHARS, _jsonable, explain
+from autograder.zygote import MESSAGE_CHARS, _jsonable, explain, progress_numbers, tail_text
 
 ROOT = Path(__file__).resolve().parent.parent
 DETAILS_BYTES = 100_000  # a check's details as JSON, as the student's side sends them
@@ -175,19 +175,13 @@ class Namespace:
 
     def _progress(self, message):
         """A training run's progress, passed on as numbers only (the namespace is hostile)."""
-        try:
-            numbers = {"done": int(message["done"]), "total": int(message["total"]),
-                       "elapsed": float(message["elapsed"])}
-        except (KeyError, TypeError, ValueError, OverflowError):
-            return
-        if self.on_progress is not None and 0 < numbers["done"] <= numbers["total"] < 10 ** 9:
+        numbers = progress_numbers(message)
+        if self.on_progress is not None and numbers is not None:
             self.on_progress(**numbers)
 
     def _why(self):
         try:
-            self.log.seek(0, os.SEEK_END)
-            self.log.seek(max(0, self.log.tell() - 600))
-            tail = self.log.read().decode("utf-8", "replace").strip()
+            tail = tail_text(self.log, 600).strip()
         except OSError:
             return ""
         return f": {tail.splitlines()[-1][:300]}" if tail else ""
@@ -305,7 +299,7 @@ class Server:
                 raise ValueError("not a probe's reply")
             # A block skipped because the system killed its process while the machine ran out of
             # memory: a failing check is then a grader error (run_check), not the student's.
-            grew = kills is not None and (oom_kills() or 0) > kills
+            grew = oom_killed_since(kills)
             info["oom_skips"] = [where for where, reason in (info.get("skip") or {}).items()
                                  if grew and isinstance(reason, str) and reason.startswith("killed from outside")]
             return info
@@ -351,7 +345,7 @@ class Server:
             except NamespaceBroken as exc:
                 return Result(rubric_id, False, clip(exc))
             if "found" not in reply:
-                if reply.get("killed") is True and kills is not None and (oom_kills() or 0) > kills:
+                if reply.get("killed") is True and oom_killed_since(kills):
                     return self._killed_for_memory(rubric_id)
                 return Result(rubric_id, False, clip(reply.get("failed", "")), bounded_details(reply.get("details")))
             try:
@@ -555,7 +549,7 @@ class Sandbox:
         self.env, self.stderr = env, stderr
         self.process = None
         self.device = None
-        self.on_progress = None  # a function (done, total, elapsed s): a training run's progress (trainer.printed_to)
+        self.on_progress = None  # a function (done, total, elapsed s): a training run's progress (report.printed_to makes one)
 
     def launch(self):
         """Start the server without waiting for it: it imports torch and the checks meanwhile (the

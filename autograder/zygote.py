@@ -375,6 +375,25 @@ def _confine(setup):
     torch.set_num_threads(setup.threads)
 
 
+def progress_numbers(message):
+    """{"done", "total", "elapsed"} of a progress line, as numbers in range, or None: what crosses
+    a hostile boundary of a training run's progress (child to zygote, namespace to server)."""
+    try:
+        done, total, elapsed = int(message["done"]), int(message["total"]), float(message["elapsed"])
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
+    if not (0 < done <= total < 10 ** 9 and 0 <= elapsed < 10 ** 7):
+        return None
+    return {"done": done, "total": total, "elapsed": round(elapsed, 1)}
+
+
+def tail_text(f, size):
+    """The last `size` bytes of the binary file `f`, as text."""
+    f.seek(0, os.SEEK_END)
+    f.seek(max(0, f.tell() - size))
+    return f.read().decode("utf-8", "replace")
+
+
 def _progress_to(channel):
     """trainer.progress for a check's child: each tenth of a training run, one line to the zygote."""
     def send(done, total, elapsed):
@@ -651,9 +670,7 @@ class Zygote:
                           "e.g. os._exit or a crash in native code) before the check could finish")
         try:
             with open(os.path.join(workdir, "output.log"), "rb") as f:
-                f.seek(0, os.SEEK_END)
-                f.seek(max(0, f.tell() - 2000))
-                tail = f.read().decode("utf-8", "replace")
+                tail = tail_text(f, 2000)
         except OSError:
             tail = ""
         return _Outcome(messages, status, reason, trace, tail)
@@ -661,15 +678,11 @@ class Zygote:
     def _forward_progress(self, message, last):
         """A training run's progress, to the server: numbers only (the child is hostile), at most
         one line every PROGRESS_SECONDS besides a run's last; returns when it last forwarded."""
-        try:
-            done, total, elapsed = int(message["done"]), int(message["total"]), float(message["elapsed"])
-        except (KeyError, TypeError, ValueError, OverflowError):
+        numbers, now = progress_numbers(message), time.monotonic()
+        if self.on_progress is None or numbers is None or (
+                numbers["done"] < numbers["total"] and now - last < PROGRESS_SECONDS):
             return last
-        now = time.monotonic()
-        if self.on_progress is None or not 0 < done <= total < 10 ** 9 or not 0 <= elapsed < 10 ** 7 \
-                or (done < total and now - last < PROGRESS_SECONDS):
-            return last
-        self.on_progress(done=done, total=total, elapsed=round(elapsed, 1))
+        self.on_progress(**numbers)
         return now
 
     def _kill(self, pid):
