@@ -96,17 +96,17 @@ def step_d_random_labels(netD, netG, optimizerD, optimizerG, x_real, y_real, nz=
     return loss_d, loss_g
 
 
-class ConstLabelG(nn.Module):
-    """A generator that ignores y: the wrapped G is always called with the label 0."""
+class ConstLabel(nn.Module):
+    """A G or D that ignores y: the wrapped network is always called with the label 0."""
 
     def __init__(self, inner):
         super().__init__()
         self.inner = inner
 
-    def forward(self, z, y):
+    def forward(self, x, y):
         y0 = torch.zeros_like(y.reshape(y.size(0), R.n_classes, 1, 1))
         y0[:, 0] = 1
-        return self.inner(z, y0)
+        return self.inner(x, y0)
 
 
 def make_optimizers_lr_x100(netD, netG):
@@ -126,7 +126,7 @@ def build(model, variant, seed):
     elif variant == "d_random_labels":
         step = step_d_random_labels
     elif variant == "g_ignores_y":
-        netG = lambda: ConstLabelG(MODELS[model][1]())  # noqa: E731
+        netG = lambda: ConstLabel(MODELS[model][1]())  # noqa: E731
     elif variant == "lr_x100":
         make_opt = make_optimizers_lr_x100
     elif variant != "reference":
