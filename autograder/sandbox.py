@@ -39,7 +39,7 @@ from autograder.load import submission_limits
 from autograder.preflight import memory_mb, oom_kills, oom_killed_since
 from autograder.report import Scored
 from autograder.rubric import check_seconds, load_limits, load_rubric, read_overrides
-from autograder.zygote import MESSAGE_CHARS, _jsonable, explain, progress_numbers, tail_text
+from autograder.zygote import MESSAGE_CHARS, _jsonable, explain, json_lines, progress_numbers, tail_text
 
 ROOT = Path(__file__).resolve().parent.parent
 DETAILS_BYTES = 100_000  # a check's details as JSON, as the student's side sends them
@@ -136,28 +136,19 @@ class Namespace:
 
     def _read(self, wanted, seconds, what):
         deadline = time.monotonic() + seconds
-        fd, extra, heard, scanned = self.process.stdout.fileno(), 0, 0, len(self.buffer)
+        fd, extra, heard, scanned = self.process.stdout.fileno(), 0, 0, 0
         while True:
-            end = self.buffer.find(b"\n")
-            while end >= 0:
-                line = bytes(self.buffer[:end])
-                del self.buffer[:end + 1]
-                try:
-                    message = json.loads(line)
-                except (ValueError, RecursionError):
-                    message = None
-                if isinstance(message, dict) and wanted(message):
+            for message in json_lines(self.buffer, scanned):
+                if message is not None and wanted(message):
                     return message
-                if isinstance(message, dict) and message.get("event") == "progress" and heard < PROGRESS_LINES:
+                if message is not None and message.get("event") == "progress" and heard < PROGRESS_LINES:
                     heard += 1
                     self._progress(message)
-                    end = self.buffer.find(b"\n")
                     continue
                 extra += 1
                 if extra > EXTRA_LINES:
                     raise NamespaceBroken(f"the grader's process for your submission received more than {EXTRA_LINES} "
                                           "lines it did not ask for (written by your code into its pipe?)")
-                end = self.buffer.find(b"\n")
             scanned = len(self.buffer)
             if scanned > self.max_line:
                 raise NamespaceBroken(f"a message of over {self.max_line:,} bytes came from your submission's side")

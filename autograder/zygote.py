@@ -387,6 +387,22 @@ def progress_numbers(message):
     return {"done": done, "total": total, "elapsed": round(elapsed, 1)}
 
 
+def json_lines(buffer, scanned=0):
+    """The complete lines at the front of `buffer` (a bytearray), each taken out of it as it is
+    yielded: the JSON object it holds, or None for anything else (a hostile side's lines). The first
+    `scanned` bytes are known to hold no newline (a long line arriving in chunks is not re-scanned)."""
+    end = buffer.find(b"\n", scanned)
+    while end >= 0:
+        line = bytes(buffer[:end])
+        del buffer[:end + 1]
+        try:
+            message = json.loads(line)
+        except (ValueError, RecursionError):
+            message = None
+        yield message if isinstance(message, dict) else None
+        end = buffer.find(b"\n")
+
+
 def tail_text(f, size):
     """The last `size` bytes of the binary file `f`, as text."""
     f.seek(0, os.SEEK_END)
@@ -597,18 +613,11 @@ class Zygote:
             if not chunk:
                 break
             buffer += chunk
-            end = buffer.find(b"\n", scanned)
-            while end >= 0 and not finished:
-                line = bytes(buffer[:end])
-                del buffer[:end + 1]
+            for message in json_lines(buffer, scanned):
                 lines += 1
-                try:
-                    message = json.loads(line)
-                except (ValueError, RecursionError):
-                    message = None
-                if isinstance(message, dict) and message.get("event") == "progress":
+                if message is not None and message.get("event") == "progress":
                     last_progress = self._forward_progress(message, last_progress)
-                elif isinstance(message, dict):
+                elif message is not None:
                     messages.append(message)
                     if message.get("event") == "phase" and message.get("phase") in ("load", "check"):
                         now = time.monotonic()
@@ -621,7 +630,8 @@ class Zygote:
                     status, reason = "too_many", (f"too many messages: your code's process sent the grader more than "
                                                   f"{MAX_LINES:,} lines, so it was stopped")
                     break
-                end = buffer.find(b"\n")
+                if finished:
+                    break
             if status != "ok":
                 break
             scanned = len(buffer)
