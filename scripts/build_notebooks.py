@@ -107,10 +107,6 @@ def grade_id(rubric_id):
     return rubric_id.replace(".", "-")
 
 
-def rubric_id_of(grade_id_):
-    return grade_id_.replace("-", ".")
-
-
 def load_rubric(path=RUBRIC):
     rubric = yaml.safe_load(Path(path).read_text())
     for item in rubric["checks"].values():
