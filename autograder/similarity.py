@@ -92,11 +92,11 @@ def _compare_child(submissions, out, rubric, answer):
         answer.send((f"{type(exc).__name__}: {str(exc)[:500]}", log.getvalue()))
 
 
-def class_report(submissions, out, rubric, log=sys.stderr, timeout=REPORT_SECONDS):
+def class_report(submissions, out, rubric, log=sys.stderr, timeout=None):
     """compare(), for a batch grading, in a process of its own killed after `timeout` seconds: the
     grades are written already, so a report that fails or runs too long is a warning, never a hang
     or a lost class (docs/batch.md). Returns the names of the reports lost ([] when written)."""
-    out = Path(out)
+    out, timeout = Path(out), REPORT_SECONDS if timeout is None else timeout
     for name in ("similarity.csv", "similarity.html"):  # never a stale report beside fresh grades
         (out / name).unlink(missing_ok=True)
     receive, send = multiprocessing.get_context("spawn").Pipe(duplex=False)
