@@ -209,7 +209,7 @@ def _compiles(text):
     try:
         compile(text, "<block>", "exec")
         return True
-    except SyntaxError:
+    except (SyntaxError, MemoryError, RecursionError):  # CPython's parser: MemoryError for deep nesting
         return False
 
 
