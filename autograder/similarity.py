@@ -92,6 +92,26 @@ def _compare_child(submissions, out, rubric, answer):
         answer.send((f"{type(exc).__name__}: {str(exc)[:500]}", log.getvalue()))
 
 
+def _in_child(submissions, out, rubric, timeout):
+    """(error or "", what it logged) of compare() in a spawned process, killed after `timeout` s."""
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: none of the batch's threads
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_compare_child, args=(submissions, out, rubric, send), daemon=True)
+    child.start()
+    send.close()
+    try:
+        if not receive.poll(timeout):
+            return f"it took longer than {timeout:g} s and was stopped", ""
+        try:
+            return receive.recv()
+        except (EOFError, OSError):
+            return "the report's process ended without an answer", ""
+    finally:
+        child.kill()
+        child.join()
+        receive.close()
+
+
 def class_report(submissions, out, rubric, log=sys.stderr, timeout=None):
     """compare(), for a batch grading, in a process of its own killed after `timeout` seconds: the
     grades are written already, so a report that fails or runs too long is a warning, never a hang
@@ -99,22 +119,11 @@ def class_report(submissions, out, rubric, log=sys.stderr, timeout=None):
     out, timeout = Path(out), REPORT_SECONDS if timeout is None else timeout
     for name in ("similarity.csv", "similarity.html"):  # never a stale report beside fresh grades
         (out / name).unlink(missing_ok=True)
-    receive, send = multiprocessing.get_context("spawn").Pipe(duplex=False)
-    child = multiprocessing.get_context("spawn").Process(target=_compare_child, args=(submissions, out, rubric, send),
-                                                        daemon=True)
-    child.start()
-    send.close()
     error, logged = "", ""
-    if receive.poll(timeout):
-        try:
-            error, logged = receive.recv()
-        except (EOFError, OSError):
-            error = "the report's process ended without an answer"
-    else:
-        error = f"it took longer than {timeout:g} s and was stopped"
-    child.kill()
-    child.join()
-    receive.close()
+    try:
+        error, logged = _in_child(submissions, out, rubric, timeout)
+    except Exception as exc:  # noqa: BLE001 - no process for it (fork refused...): still only this report
+        error = f"its process could not run: {type(exc).__name__}: {str(exc)[:300]}"
     print(logged, end="", file=log)
     if error:
         for name in ("similarity.csv", "similarity.html"):
