@@ -32,6 +32,7 @@ from autograder.locate import cell_names
 
 SKIP_TAGS = {"experiment"}
 DEFINES = re.compile(r"^(?:def|class)\s+(\w+)|^(\w+)\s*(?::[^=]*)?=(?!=)", re.M)
+SALVAGE_BUDGET = 64  # text compiled to salvage a broken file, in multiples of the file (_salvage_blocks)
 CONTINUES = re.compile(r"^(?:[)\]}]|else\b|elif\b|except\b|finally\b)")
 
 
@@ -208,7 +209,7 @@ def _compiles(text):
     try:
         compile(text, "<block>", "exec")
         return True
-    except SyntaxError:
+    except (SyntaxError, MemoryError, RecursionError):  # CPython's parser: MemoryError for deep nesting
         return False
 
 
@@ -228,9 +229,23 @@ def _salvage_blocks(lines):
         pending_decorator = line.startswith("@")
     starts = [0] + [s for s in starts if s > 0]
     ends = starts[1:] + [len(lines)]
+    # Merging is quadratic in compiled text per broken piece (cubic over a file of unclosed lines):
+    # the text compiled while merging is bounded by SALVAGE_BUDGET times the file's, after which a
+    # piece is tried alone. An ordinary file never comes near it; a hostile one stays linear.
+    budget = SALVAGE_BUDGET * (sum(map(len, lines)) + 1)
     blocks, i = [], 0
     while i < len(starts):
-        j = next((j for j in range(i, len(starts)) if _compiles("".join(lines[starts[i]:ends[j]]))), i)
+        j = i
+        alone = "".join(lines[starts[i]:ends[i]])
+        budget -= len(alone)
+        for k in range(i + 1, len(starts)) if not _compiles(alone) else ():
+            text = "".join(lines[starts[i]:ends[k]])
+            budget -= len(text)
+            if budget < 0:
+                break
+            if _compiles(text):
+                j = k
+                break
         a, b = starts[i], ends[j]
         blocks.append(Block(f"lines {a + 1}-{b}", "".join(lines[a:b]), a + 1))
         i = j + 1

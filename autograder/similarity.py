@@ -15,25 +15,28 @@ out; the stub is the released notebooks' code, given to copydetect as boilerplat
 """
 import argparse
 import csv
+import io
+import multiprocessing
 import sys
 import tempfile
 from pathlib import Path
 
+from autograder.csvsafe import safe_row
+from autograder.discovery import discover
+from autograder.load import find_part_file, part_blocks
 from autograder.rubric import ROOT, load_rubric
 
+REPORT_SECONDS = 900  # a class of 300 compares in about a minute; a report over this is stopped
 COLUMNS = ["rank", "part", "student_a", "student_b", "share_of_a_in_b", "share_of_b_in_a", "matching_tokens"]
 
 
 def _code(path):
     """The code of a part file that the grader would run, as one Python file's text."""
-    from autograder.load import _notebook_blocks, _python_blocks
-    blocks = _notebook_blocks(path) if path.suffix == ".ipynb" else _python_blocks(path)
-    return "\n\n".join(block.source for block in blocks)
+    return "\n\n".join(block.source for block in part_blocks(path))
 
 
 def _write_tree(root, folders, parts, log):
     """root/<name>/<part>.py for each folder's part files found: what copydetect reads."""
-    from autograder.load import find_part_file
     for name, folder in folders.items():
         for part in parts:
             path = find_part_file(folder, part)
@@ -75,16 +78,60 @@ def compare(submissions, out, rubric=None, stub=None, log=sys.stderr):
     with open(out / "similarity.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(COLUMNS)
-        writer.writerows([rank, *row] for rank, row in enumerate(rows, start=1))
+        writer.writerows(safe_row([rank, *row]) for rank, row in enumerate(rows, start=1))
     return rows
 
 
-def class_report(submissions, out, rubric, log=sys.stderr):
-    """compare(), for a batch grading: a failure here is logged and costs the class outputs nothing else."""
+def _compare_child(submissions, out, rubric, answer):
+    """compare() in a process of its own; sends back (error or "", what it logged)."""
+    log = io.StringIO()
     try:
         compare(submissions, out, rubric, log=log)
-    except Exception as exc:  # noqa: BLE001 - the grades are written already; this report is extra
-        print(f"similarity report not written: {type(exc).__name__}: {exc}", file=log)
+        answer.send(("", log.getvalue()))
+    except Exception as exc:  # noqa: BLE001 - reported by the parent as this report's loss
+        answer.send((f"{type(exc).__name__}: {str(exc)[:500]}", log.getvalue()))
+
+
+def _in_child(submissions, out, rubric, timeout):
+    """(error or "", what it logged) of compare() in a spawned process, killed after `timeout` s."""
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: none of the batch's threads
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_compare_child, args=(submissions, out, rubric, send), daemon=True)
+    child.start()
+    send.close()
+    try:
+        if not receive.poll(timeout):
+            return f"it took longer than {timeout:g} s and was stopped", ""
+        try:
+            return receive.recv()
+        except (EOFError, OSError):
+            return "the report's process ended without an answer", ""
+    finally:
+        child.kill()
+        child.join()
+        receive.close()
+
+
+def class_report(submissions, out, rubric, log=sys.stderr, timeout=None):
+    """compare(), for a batch grading, in a process of its own killed after `timeout` seconds: the
+    grades are written already, so a report that fails or runs too long is a warning, never a hang
+    or a lost class (docs/batch.md). Returns the names of the reports lost ([] when written)."""
+    out, timeout = Path(out), REPORT_SECONDS if timeout is None else timeout
+    for name in ("similarity.csv", "similarity.html"):  # never a stale report beside fresh grades
+        (out / name).unlink(missing_ok=True)
+    error, logged = "", ""
+    try:
+        error, logged = _in_child(submissions, out, rubric, timeout)
+    except Exception as exc:  # noqa: BLE001 - no process for it (fork refused...): still only this report
+        error = f"its process could not run: {type(exc).__name__}: {str(exc)[:300]}"
+    print(logged, end="", file=log)
+    if error:
+        for name in ("similarity.csv", "similarity.html"):
+            (out / name).unlink(missing_ok=True)
+        print(f"warning: similarity report not written: {error}; the grades are complete (run "
+              f"`python -m autograder.similarity` on its own to retry)", file=log)
+        return ["similarity"]
+    return []
 
 
 def _ranked(detector, root):
@@ -112,7 +159,6 @@ def main(argv=None):
     parser.add_argument("--out", required=True)
     parser.add_argument("--stub", default=None, help="the released notebooks (default: assignments/<assignment>/)")
     args = parser.parse_args(argv)
-    from autograder.batch import discover
     rubric = load_rubric()
     candidates = [c for c in discover(args.submissions, args.out, rubric) if not c.problem]
     rows = compare({c.student_id: c.path for c in candidates}, args.out, rubric, args.stub)

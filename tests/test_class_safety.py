@@ -140,7 +140,7 @@ def test_deep_huge_and_odd_archives_are_refused_with_a_reason_and_the_class_is_s
     (tmp_path / "elsewhere").mkdir()
     os.symlink(tmp_path / "elsewhere", flat / "linked")
     limits = {**submission_limits(), "unpacked_bytes": 1_000_000, "archive_members": 50}
-    monkeypatch.setattr("autograder.load.submission_limits", lambda: limits)
+    monkeypatch.setattr("autograder.discovery.submission_limits", lambda: limits)
     try:
         found = {c.student_id: c for c in batch.discover(flat, tmp_path / "out", log=QUIET)}
         assert sorted(found) == ["alice", "bomb", "deepfolder", "deepzip", "fifo", "linked", "many", "notazip",
