@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DETAILS_BYTES = 100_000  # a check's details as JSON, as the student's side sends them
 JUDGED_BYTES = 2_000_000  # the judge's own details: room for a training run's sample grid and loss curves
 EXTRA_LINES = 100  # lines a namespace may send besides its replies and progress (only forged ones are)
+GRADER_ERROR = "grader_error"  # the detail that makes a failure the machine's, not the student's
 PROGRESS_LINES = 10_000  # progress lines a namespace may send while one request runs (about 1 a second)
 __all__ = ["Graded", "Sandbox", "SandboxError", "load_limits", "grade_isolated", "isolation_available"]
 
@@ -90,6 +91,14 @@ def bounded_details(details, limit=DETAILS_BYTES):
         del details[key]
     if left_out:
         details["note"] = clip(f"details left out (over {limit:,} bytes): {', '.join(left_out)}", 150)
+    return details
+
+
+def student_details(details, limit=DETAILS_BYTES):
+    """Details made from what the submission's side sent (bounded_details), less GRADER_ERROR: only
+    the server's own observation (Server._killed_for_memory) says a failure is the grader's."""
+    details = bounded_details(details, limit)
+    details.pop(GRADER_ERROR, None)
     return details
 
 
@@ -270,8 +279,14 @@ class Server:
             self.current.close()
             self.current = None  # the rest of the submission gets a fresh one
             raise
-        if "error" in reply:
-            raise SandboxError(f"the submission's side failed on {request['op']}: {clip(reply['error'], 3000)}")
+        if "error" in reply:  # bytes from the namespace: the submission's failure, never a grader error
+            print(f"autograder: the namespace failed on {request['op']}: {clip(reply['error'], 3000)}", file=sys.stderr)
+            self.current.close()
+            self.current = None
+            last = (str(reply["error"]).strip().splitlines() or [""])[-1]
+            raise NamespaceBroken(f"the grader's process for your submission failed while serving this check "
+                                  f"({clip(last, 300)}): what your "
+                                  "code left or sent it is the likely cause; if not, please report it")
         return reply
 
     # ---- loading ----
@@ -338,7 +353,7 @@ class Server:
             if "found" not in reply:
                 if reply.get("killed") is True and oom_killed_since(kills):
                     return self._killed_for_memory(rubric_id)
-                return Result(rubric_id, False, clip(reply.get("failed", "")), bounded_details(reply.get("details")))
+                return Result(rubric_id, False, clip(reply.get("failed", "")), student_details(reply.get("details")))
             try:
                 data = base64.b64decode(str(reply["found"]), validate=True)
             except ValueError:
@@ -352,7 +367,7 @@ class Server:
             # Loading lost code to the machine's memory: any failure may come from it. A re-run on
             # a machine with the memory grades it truly; a lost point would not come back.
             result = self._killed_for_memory(rubric_id, "a process loading your code")
-        machine = "grader_error" in result.details
+        machine = GRADER_ERROR in result.details
         message = result.message if result.passed or machine else explain(clip(result.message), self.limits)
         message = clip(message, 4 * MESSAGE_CHARS)
         return Scored(rubric_id, item.get("title", rubric_id), item["points"] if result.passed else 0, item["points"],
@@ -369,7 +384,7 @@ class Server:
                f"the grader's limit of {self.limits['memory_mb']} MB"
                + (f" (the machine gives the grader {have} MB)" if have is not None else ""))
         return Result(rubric_id, False, f"grader error (this machine, not your code): {why}; grade again on a "
-                                        "machine with more memory (docs/gradescope.md)", {"grader_error": why})
+                                        "machine with more memory (docs/gradescope.md)", {GRADER_ERROR: why})
 
     def _in_child(self, body, seconds):
         """body() -> dict in a child forked from this server (it keeps CUDA and OpenMP out of it);
@@ -424,7 +439,7 @@ class Server:
         if "error" in result:
             return Result(rubric_id, False, f"grader error while judging (please report it): "
                                             f"{result['error'].splitlines()[-1]}")
-        return Result(rubric_id, result["passed"], result["message"], result["details"])
+        return Result(rubric_id, result["passed"], result["message"], student_details(result["details"], JUDGED_BYTES))
 
     def isolation(self):
         """How student code is confined, for the fingerprint."""
