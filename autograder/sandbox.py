@@ -39,7 +39,8 @@ from autograder.load import submission_limits
 from autograder.preflight import memory_mb, oom_kills, oom_killed_since
 from autograder.report import Scored
 from autograder.rubric import check_seconds, load_limits, load_rubric, read_overrides
-from autograder.zygote import MESSAGE_CHARS, _jsonable, explain, json_lines, progress_numbers, tail_text
+from autograder.zygote import (MESSAGE_CHARS, _jsonable, explain, json_lines, progress_numbers, remove_tree,
+                               tail_text)
 
 ROOT = Path(__file__).resolve().parent.parent
 DETAILS_BYTES = 100_000  # a check's details as JSON, as the student's side sends them
@@ -114,11 +115,13 @@ class Namespace:
         self.limits = limits
         argv = [sys.executable, "-m", "autograder.zygote"]
         env = {}  # bwrap itself gets nothing of ours: the namespace's environment is its --setenv
+        self.scratch = None  # container mode: the folder its files go to, removed with it (close)
         if mode == "bwrap":
             argv = isolation.command(argv, device, limits["work_mb"], threads)
         else:
-            env = {**isolation.environment(threads), "AUTOGRADER_ISOLATION": mode, "HOME": tempfile.gettempdir(),
-                   "TMPDIR": tempfile.gettempdir(), "MPLCONFIGDIR": tempfile.gettempdir()}
+            self.scratch = tempfile.mkdtemp(prefix="autograder-namespace-")
+            env = {**isolation.environment(threads), "AUTOGRADER_ISOLATION": mode, "HOME": self.scratch,
+                   "TMPDIR": self.scratch, "MPLCONFIGDIR": self.scratch}
         self.log = tempfile.TemporaryFile()  # the zygote's stderr: its tail says why it died
         self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
                                         env=env, cwd="/", bufsize=0, start_new_session=True)
@@ -198,6 +201,8 @@ class Namespace:
                 stream.close()
             except OSError:
                 pass
+        if self.scratch is not None:  # the submission's copy and the checks' work folders
+            remove_tree(self.scratch, 60)
 
 
 def read_parts(root, parts):

@@ -67,3 +67,21 @@ def test_the_command_line_refuses_with_a_grader_error(tmp_path):
                          text=True, timeout=300)
     assert run.returncode == 2 and "grader error (this machine, not the submissions): no sandbox" in run.stderr, run.stderr[-2000:]
     assert not (tmp_path / "out" / "gradebook.csv").exists()
+
+
+def test_container_mode_leaves_nothing_in_the_hosts_tmp(tmp_path):
+    """`--isolation container`: the submission's copy and the checks' work folders live in one
+    folder of the grader's, removed when the submission's grading ends (issue 21). The server's
+    temporary folder is the test's own, so that nothing else writes there."""
+    from autograder.sandbox import Sandbox
+    folder, tmp = tmp_path / "alice", tmp_path / "tmp"
+    folder.mkdir()
+    tmp.mkdir()
+    for part in ("part1_dcgan", "part2_cgan", "part3_vae"):
+        (folder / f"{part}.py").write_text((ROOT / "reference" / f"{part}.py").read_text())
+    with Sandbox(device="cpu", isolation="container", env={**os.environ, "TMPDIR": str(tmp)}) as box:
+        graded = box.grade(folder, ["dcgan.bce"])
+        assert graded.scored[0].passed, graded.scored[0].message
+        # While the server lives, only the spare namespace's folder is there, and it is empty.
+        assert [list(p.iterdir()) for p in tmp.glob("autograder-*")] == [[]], list(tmp.rglob("*"))[:5]
+    assert not list(tmp.glob("autograder-*"))  # (torch's own caches of the server may stay)
