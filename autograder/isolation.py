@@ -4,7 +4,7 @@ One bwrap per submission holds that submission's whole student side (autograder/
 every process it forks): its own user, PID, IPC, mount, network, UTS and cgroup namespaces, the uid
 65534 without capabilities, no nested user namespaces, an environment built from ENV_ALLOWED, and
 a file system made of read-only binds of only what the student side needs (the C libraries, the
-Python and its packages, autograder/ with expected/ and the hidden checks covered) plus two
+Python and its packages, an allow-list of autograder/'s files: student_side_files) plus two
 size-capped tmpfs (/tmp, /dev/shm). When its grading ends, bwrap is killed; its PID namespace goes
 and every process and IPC object it made with it.
 
@@ -31,7 +31,7 @@ SANDBOX_UID = 65534  # `nobody` inside the user namespace; outside, the user run
 # Inside the namespace: only these of the grader's variables (a CI token, a secret of the grader's
 # never reaches student code), and those set here.
 ENV_ALLOWED = ("LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH")
-HIDDEN = ("autograder/expected", "autograder/checks/hidden.py")  # covered inside the namespace
+HIDDEN = ("autograder/expected", "autograder/checks/hidden.py")  # never in the namespace (student_side_files)
 
 
 class IsolationUnavailable(MachineFault):
@@ -59,18 +59,6 @@ def _library_binds():
         if os.path.exists(path):
             args += ["--ro-bind", path, path]
     return args
-
-
-def _unreadable_file():
-    """An empty file of ours that no one may read (mode 000; the namespace has no capability to
-    override it), bound over a file the namespace must not read."""
-    path = Path(tempfile.gettempdir()) / f"autograder-unreadable-{os.getuid()}"
-    if path.is_symlink() or not path.is_file() or path.stat().st_size or path.stat().st_mode & 0o777:
-        fd, name = tempfile.mkstemp(prefix="autograder-unreadable-")
-        os.close(fd)
-        os.chmod(name, 0)
-        os.replace(name, path)
-    return str(path)
 
 
 def _python_binds():
@@ -102,14 +90,27 @@ def _python_binds():
         if not any((path + os.sep).startswith(b + os.sep) for b in bound):
             args += ["--symlink", target, path]
         path = os.path.normpath(os.path.join(os.path.dirname(path), target))
-    args += ["--ro-bind", str(ROOT / "autograder"), str(ROOT / "autograder")]
-    for hidden in HIDDEN:
-        target = ROOT / hidden
-        if target.is_dir():
-            args += ["--tmpfs", str(target)]
-        elif target.exists():
-            args += ["--ro-bind", _unreadable_file(), str(target)]
+    for path in student_side_files():
+        args += ["--ro-bind", str(path), str(path)]
     return args
+
+
+def student_side_files():
+    """The allow-list of the project's files the namespace sees: autograder/'s Python sources and
+    its assets/ (the classifier the training check's metrics load), minus HIDDEN. Anything else
+    (bytecode in __pycache__, which holds the hidden checks' code once the grader imported them;
+    expected/; editor backups; files added later) is not there, without having to be named."""
+    package = ROOT / "autograder"
+    hidden = {ROOT / h for h in HIDDEN}
+    found = []
+    for folder, dirs, files in os.walk(package):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__" and Path(folder, d) not in hidden)
+        for name in sorted(files):
+            path = Path(folder, name)
+            if path not in hidden and not path.is_symlink() and (
+                    name.endswith(".py") or path.parent == package / "assets"):
+                found.append(path)
+    return found
 
 
 def _gpu_binds():
