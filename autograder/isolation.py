@@ -20,7 +20,7 @@ import glob
 import os
 import subprocess
 import sys
-import tempfile
+import time
 from pathlib import Path
 
 from autograder.preflight import MachineFault
@@ -154,6 +154,88 @@ def command(argv, device, work_mb, threads):
     args += ["--size", size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev", "--remount-ro", "/",
              "--chdir", "/tmp", "--", *argv]
     return args
+
+
+class MemoryCgroup:
+    """A memory cgroup of the kernel around one namespace: whatever its processes hold (memfd and
+    tmpfs pages no RSS shows, page tables, a forked child's copies) is counted and capped by the
+    kernel, which kills within the cgroup past it. v2 (memory.max) or v1 (memory.limit_in_bytes),
+    under this process's own cgroup, where this machine lets us write there (cgroup v2 delegation,
+    or root in a VM); `MemoryCgroup.make` says None, and `why_not` why, elsewhere."""
+
+    _seq = 0
+
+    def __init__(self, path, version):
+        self.path, self.version = path, version
+        self.procs = str(path / "cgroup.procs")
+
+    @classmethod
+    def make(cls, limit_bytes):
+        try:
+            lines = Path("/proc/self/cgroup").read_text().splitlines()
+        except OSError:
+            return None
+        for line in lines:
+            _, controllers, own = (line.split(":", 2) + ["", ""])[:3]
+            if controllers == "" and "memory" in _read(Path("/sys/fs/cgroup/cgroup.controllers")).split():
+                version, mount, limit_file = 2, Path("/sys/fs/cgroup"), "memory.max"
+            elif "memory" in controllers.split(","):
+                version, mount, limit_file = 1, Path("/sys/fs/cgroup/memory"), "memory.limit_in_bytes"
+            else:
+                continue
+            parent = mount / own.lstrip("/")
+            cls._seq += 1
+            path = (parent if parent.is_dir() else mount) / f"autograder-{os.getpid()}-{cls._seq}"
+            try:
+                path.mkdir()
+            except OSError:
+                continue
+            try:
+                (path / limit_file).write_text(str(int(limit_bytes)))
+                if version == 2:
+                    (path / "memory.swap.max").write_text("0")
+                return cls(path, version)
+            except OSError:
+                cls(path, version).remove()
+        return None
+
+    def wrap(self, argv):
+        """argv started inside this cgroup (before it execs, so every process it makes is in it)."""
+        return ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', self.procs, *argv]
+
+    def oom_kills(self):
+        """Processes the kernel killed in this cgroup for its limit."""
+        text = _read(self.path / ("memory.events" if self.version == 2 else "memory.oom_control"))
+        return next((int(line.split()[1]) for line in text.splitlines() if line.startswith("oom_kill ")), 0)
+
+    def remove(self):
+        """Once its processes are gone (the namespace was killed: they may take a moment to exit)."""
+        for _ in range(50):
+            try:
+                self.path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.1)
+
+
+def _read(path):
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def memory_cgroup_available():
+    """None when a memory cgroup per namespace can be made here, else why not (for the pre-flight)."""
+    group = MemoryCgroup.make(2 ** 30)
+    if group is None:
+        return ("no writable memory cgroup (neither cgroup v2 delegation nor a writable v1 memory "
+                "hierarchy): memory that no process's RSS shows (memfd, tmpfs) is bounded only by the "
+                "tmpfs sizes and RLIMIT_FSIZE")
+    group.remove()
+    return None
 
 
 @functools.lru_cache(maxsize=None)

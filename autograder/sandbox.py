@@ -24,6 +24,7 @@ Limits come from grading.yml's `limits:` (autograder.rubric.load_limits).
 import base64
 import json
 import os
+import resource
 import select
 import signal
 import subprocess
@@ -36,7 +37,7 @@ from pathlib import Path
 
 from autograder import isolation
 from autograder.load import submission_limits
-from autograder.preflight import memory_mb, oom_kills, oom_killed_since
+from autograder.preflight import memory_mb, oom_kills
 from autograder.report import Scored
 from autograder.rubric import check_seconds, load_limits, load_rubric, read_overrides
 from autograder.zygote import (MESSAGE_CHARS, _jsonable, explain, json_lines, progress_numbers, remove_tree,
@@ -46,6 +47,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DETAILS_BYTES = 100_000  # a check's details as JSON, as the student's side sends them
 JUDGED_BYTES = 2_000_000  # the judge's own details: room for a training run's sample grid and loss curves
 EXTRA_LINES = 100  # lines a namespace may send besides its replies and progress (only forged ones are)
+NAMESPACE_MB, NAMESPACE_MB_CUDA = 1536, 4096  # a namespace's own memory besides a check's (Namespace)
 GRADER_ERROR = "grader_error"  # the detail that makes a failure the machine's, not the student's
 PROGRESS_LINES = 10_000  # progress lines a namespace may send while one request runs (about 1 a second)
 __all__ = ["Graded", "Sandbox", "SandboxError", "load_limits", "grade_isolated", "isolation_available"]
@@ -95,6 +97,12 @@ def bounded_details(details, limit=DETAILS_BYTES):
     return details
 
 
+def _address_space():
+    """This process's address space (VmSize), bytes."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
+
+
 def student_details(details, limit=DETAILS_BYTES):
     """Details made from what the submission's side sent (bounded_details), less GRADER_ERROR: only
     the server's own observation (Server._killed_for_memory) says a failure is the grader's."""
@@ -116,6 +124,13 @@ class Namespace:
         argv = [sys.executable, "-m", "autograder.zygote"]
         env = {}  # bwrap itself gets nothing of ours: the namespace's environment is its --setenv
         self.scratch = None  # container mode: the folder its files go to, removed with it (close)
+        # The kernel's cap on everything the namespace holds: a check's memory_mb over the zygote's
+        # own (torch imported; CUDA's libraries on a GPU), its two tmpfs, and slack. The per-check
+        # RSS watch stops a check first; this stops what no RSS shows (memfd, page tables).
+        self.memory_limit_mb = (int(limits["memory_mb"]) + 2 * int(limits["work_mb"])
+                                + (NAMESPACE_MB if device == "cpu" else NAMESPACE_MB_CUDA))
+        self.cgroup = isolation.MemoryCgroup.make(self.memory_limit_mb * 2 ** 20)
+        self.killed_for = {"namespace": False, "machine": False}  # by the kernel for memory, in the last ask
         if mode == "bwrap":
             argv = isolation.command(argv, device, limits["work_mb"], threads)
         else:
@@ -123,6 +138,8 @@ class Namespace:
             env = {**isolation.environment(threads), "AUTOGRADER_ISOLATION": mode, "HOME": self.scratch,
                    "TMPDIR": self.scratch, "MPLCONFIGDIR": self.scratch}
         self.log = tempfile.TemporaryFile()  # the zygote's stderr: its tail says why it died
+        if self.cgroup is not None:
+            argv = self.cgroup.wrap(argv)
         self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
                                         env=env, cwd="/", bufsize=0, start_new_session=True)
         self.buffer, self.count = bytearray(), 0
@@ -137,8 +154,30 @@ class Namespace:
     def ask(self, request, seconds):
         """The reply to `request` ({"op": ...}), within `seconds` whatever the namespace sends."""
         self.count += 1
+        machine, namespace = oom_kills(), self.memory_kills()
         self._send({**request, "n": self.count})
-        return self._read(lambda m: m.get("event") == "reply" and m.get("n") == self.count, seconds, request["op"])
+        try:
+            reply = self._read(lambda m: m.get("event") == "reply" and m.get("n") == self.count, seconds,
+                               request["op"])
+        except NamespaceBroken as exc:
+            if self.memory_kills() > namespace:
+                raise NamespaceBroken(f"{self.memory_words()}; the grader's process for your submission was "
+                                      "among those killed") from exc
+            raise
+        grew = self.memory_kills() - namespace
+        # Kills the kernel counts for the machine, beyond those in this namespace's own cgroup: the
+        # machine's memory ran out (a grader error), not the submission's limit.
+        self.killed_for = {"namespace": grew > 0,
+                           "machine": machine is not None and (oom_kills() or 0) - machine > grew}
+        return reply
+
+    def memory_kills(self):
+        return self.cgroup.oom_kills() if self.cgroup is not None else 0
+
+    def memory_words(self):
+        return (f"memory limit exceeded: the kernel stopped your code at your submission's memory limit "
+                f"({self.memory_limit_mb} MB for all its processes and files, memory no process shows, such "
+                "as memfd or /dev/shm, included)")
 
     def _send(self, message):
         try:
@@ -203,6 +242,8 @@ class Namespace:
                 pass
         if self.scratch is not None:  # the submission's copy and the checks' work folders
             remove_tree(self.scratch, 60)
+        if self.cgroup is not None:
+            self.cgroup.remove()
 
 
 def read_parts(root, parts):
@@ -303,14 +344,13 @@ class Server:
             return {"file": None, "blocks": [], "skip": {}, "failed": None, "sources": {}}
         load = float(self.limits["load_seconds"])
         seconds = (int(self.limits["probe_restarts"]) + 1) * (load + 10) + 30
-        kills = oom_kills()
         try:
             info = self._ask({"op": "probe", "part": part}, seconds)["info"]
             if not isinstance(info, dict) or not isinstance(info.get("blocks"), list):
                 raise ValueError("not a probe's reply")
             # A block skipped because the system killed its process while the machine ran out of
             # memory: a failing check is then a grader error (run_check), not the student's.
-            grew = oom_killed_since(kills)
+            grew = self.current.killed_for["machine"]
             info["oom_skips"] = [where for where, reason in (info.get("skip") or {}).items()
                                  if grew and isinstance(reason, str) and reason.startswith("killed from outside")]
             return info
@@ -349,14 +389,16 @@ class Server:
 
         def attempt(seed):
             loads = len(probed) * float(self.limits["load_seconds"])
-            kills = oom_kills()
             try:
                 reply = self._ask({"op": "collect", "id": rubric_id, "seed": seed, "budget": budget,
                                    "probed": probed}, budget + loads + 30)
             except NamespaceBroken as exc:
                 return Result(rubric_id, False, clip(exc))
             if "found" not in reply:
-                if reply.get("killed") is True and oom_killed_since(kills):
+                killed_for = self.current.killed_for
+                if reply.get("killed") is True and killed_for["namespace"]:
+                    return Result(rubric_id, False, self.current.memory_words())
+                if reply.get("killed") is True and killed_for["machine"]:
                     return self._killed_for_memory(rubric_id)
                 return Result(rubric_id, False, clip(reply.get("failed", "")), student_details(reply.get("details")))
             try:
@@ -395,11 +437,15 @@ class Server:
         """body() -> dict in a child forked from this server (it keeps CUDA and OpenMP out of it);
         the dict, or {"error": why}."""
         read_fd, write_fd = os.pipe()
+        vsize = _address_space()
         pid = os.fork()
         if pid == 0:
             try:
                 os.close(read_fd)
                 os.setsid()
+                if self.device == "cpu":  # a judge reads student data: its memory is bounded too (CUDA: no)
+                    limit = vsize + int(self.limits["memory_mb"]) * 2 ** 20
+                    resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
                 message = body()
             except BaseException:  # noqa: BLE001 - whatever happens, the child must not return
                 message = {"error": traceback.format_exc()[-3000:]}

@@ -364,6 +364,11 @@ def _confine(setup):
     sys.stderr = sys.__stderr__ = _CappedStream(2, budget)
     trace = open(os.path.join(setup.workdir, "trace.txt"), "w")
     faulthandler.register(signal.SIGUSR1, file=trace, all_threads=True, chain=False)
+    try:  # the kernel's choice when the namespace's memory cgroup is full: this child, not the zygote
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     fsize = setup.limits["output_bytes"] + 65536  # C-level writes: past this, SIGXFSZ ends the child
     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
