@@ -495,6 +495,8 @@ class Server:
     def isolation(self):
         """How student code is confined, for the fingerprint."""
         memory = "RLIMIT_AS + RSS watch" if self.device == "cpu" and not self.init["rss_only"] else "RSS watch"
+        if self.spare is not None and self.spare.cgroup is not None:
+            memory += f" + memory cgroup v{self.spare.cgroup.version} ({self.spare.memory_limit_mb} MB a namespace)"
         if self.mode == "bwrap":
             return {"mode": "bwrap", "namespaces": ["user", "pid", "ipc", "mount", "net", "uts", "cgroup"],
                     "uid": isolation.SANDBOX_UID, "memory": memory, "work_mb": self.limits["work_mb"]}
