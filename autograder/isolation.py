@@ -204,9 +204,14 @@ class MemoryCgroup:
         return ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', self.procs, *argv]
 
     def oom_kills(self):
-        """Processes the kernel killed in this cgroup for its limit."""
-        text = _read(self.path / ("memory.events" if self.version == 2 else "memory.oom_control"))
-        return next((int(line.split()[1]) for line in text.splitlines() if line.startswith("oom_kill ")), 0)
+        """(processes the kernel killed in this cgroup, times this cgroup's own limit was hit): a kill
+        counts here too when an ancestor's limit (the machine's) ran out, so only with the second
+        growing is it the namespace's limit."""
+        events = "memory.events" if self.version == 2 else "memory.oom_control"
+        kills = _count(_read(self.path / events), "oom_kill")
+        hits = (_count(_read(self.path / "memory.events.local"), "oom") if self.version == 2
+                else _count("failcnt " + _read(self.path / "memory.failcnt"), "failcnt"))
+        return kills, hits
 
     def remove(self):
         """Once its processes are gone (the namespace was killed: they may take a moment to exit)."""
@@ -218,6 +223,10 @@ class MemoryCgroup:
                 return
             except OSError:
                 time.sleep(0.1)
+
+
+def _count(text, key):
+    return next((int(line.split()[1]) for line in text.splitlines() if line.startswith(key + " ")), 0)
 
 
 def _read(path):

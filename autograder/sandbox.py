@@ -19,6 +19,12 @@ wall-clock cap per request (a probe, a check's try) that nothing said on the pip
 namespace that breaks one of these (or dies: its code can kill its own zygote) fails the request it
 was serving, in words, and a fresh namespace serves the rest of the submission.
 
+Who may say what (docs/batch.md, "Who may say what"): a pass only the judge's child; a fail
+anything on the student's side; a grader error only what this process observes itself (its own
+failures, a namespace that does not start, the kernel's OOM count of the machine beyond the
+namespace's own cgroup), never bytes the namespace writes: a `grader_error` key in details it
+sent is dropped (student_details), and an error reply fails the request it answers.
+
 Limits come from grading.yml's `limits:` (autograder.rubric.load_limits).
 """
 import base64
@@ -160,19 +166,24 @@ class Namespace:
             reply = self._read(lambda m: m.get("event") == "reply" and m.get("n") == self.count, seconds,
                                request["op"])
         except NamespaceBroken as exc:
-            if self.memory_kills() > namespace:
+            if self._own_limit(namespace, self.memory_kills()):
                 raise NamespaceBroken(f"{self.memory_words()}; the grader's process for your submission was "
                                       "among those killed") from exc
             raise
-        grew = self.memory_kills() - namespace
-        # Kills the kernel counts for the machine, beyond those in this namespace's own cgroup: the
+        own = self._own_limit(namespace, self.memory_kills())
+        # Kills the kernel counts for the machine while the namespace's own limit was not hit: the
         # machine's memory ran out (a grader error), not the submission's limit.
-        self.killed_for = {"namespace": grew > 0,
-                           "machine": machine is not None and (oom_kills() or 0) - machine > grew}
+        self.killed_for = {"namespace": own, "machine": not own and machine is not None and (oom_kills() or 0) > machine}
         return reply
 
     def memory_kills(self):
-        return self.cgroup.oom_kills() if self.cgroup is not None else 0
+        """(kills in the namespace's cgroup, hits of its own limit): see isolation.MemoryCgroup."""
+        return self.cgroup.oom_kills() if self.cgroup is not None else (0, 0)
+
+    @staticmethod
+    def _own_limit(before, after):
+        """A process of the namespace was killed when its own cgroup's limit was hit meanwhile."""
+        return after[0] > before[0] and after[1] > before[1]
 
     def memory_words(self):
         return (f"memory limit exceeded: the kernel stopped your code at your submission's memory limit "
