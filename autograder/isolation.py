@@ -4,7 +4,7 @@ One bwrap per submission holds that submission's whole student side (autograder/
 every process it forks): its own user, PID, IPC, mount, network, UTS and cgroup namespaces, the uid
 65534 without capabilities, no nested user namespaces, an environment built from ENV_ALLOWED, and
 a file system made of read-only binds of only what the student side needs (the C libraries, the
-Python and its packages, autograder/ with expected/ and the hidden checks covered) plus two
+Python and its packages, an allow-list of autograder/'s files: student_side_files) plus two
 size-capped tmpfs (/tmp, /dev/shm). When its grading ends, bwrap is killed; its PID namespace goes
 and every process and IPC object it made with it.
 
@@ -20,7 +20,7 @@ import glob
 import os
 import subprocess
 import sys
-import tempfile
+import time
 from pathlib import Path
 
 from autograder.preflight import MachineFault
@@ -31,7 +31,7 @@ SANDBOX_UID = 65534  # `nobody` inside the user namespace; outside, the user run
 # Inside the namespace: only these of the grader's variables (a CI token, a secret of the grader's
 # never reaches student code), and those set here.
 ENV_ALLOWED = ("LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH")
-HIDDEN = ("autograder/expected", "autograder/checks/hidden.py")  # covered inside the namespace
+HIDDEN = ("autograder/expected", "autograder/checks/hidden.py")  # never in the namespace (student_side_files)
 
 
 class IsolationUnavailable(MachineFault):
@@ -59,18 +59,6 @@ def _library_binds():
         if os.path.exists(path):
             args += ["--ro-bind", path, path]
     return args
-
-
-def _unreadable_file():
-    """An empty file of ours that no one may read (mode 000; the namespace has no capability to
-    override it), bound over a file the namespace must not read."""
-    path = Path(tempfile.gettempdir()) / f"autograder-unreadable-{os.getuid()}"
-    if path.is_symlink() or not path.is_file() or path.stat().st_size or path.stat().st_mode & 0o777:
-        fd, name = tempfile.mkstemp(prefix="autograder-unreadable-")
-        os.close(fd)
-        os.chmod(name, 0)
-        os.replace(name, path)
-    return str(path)
 
 
 def _python_binds():
@@ -102,14 +90,27 @@ def _python_binds():
         if not any((path + os.sep).startswith(b + os.sep) for b in bound):
             args += ["--symlink", target, path]
         path = os.path.normpath(os.path.join(os.path.dirname(path), target))
-    args += ["--ro-bind", str(ROOT / "autograder"), str(ROOT / "autograder")]
-    for hidden in HIDDEN:
-        target = ROOT / hidden
-        if target.is_dir():
-            args += ["--tmpfs", str(target)]
-        elif target.exists():
-            args += ["--ro-bind", _unreadable_file(), str(target)]
+    for path in student_side_files():
+        args += ["--ro-bind", str(path), str(path)]
     return args
+
+
+def student_side_files():
+    """The allow-list of the project's files the namespace sees: autograder/'s Python sources and
+    its assets/ (the classifier the training check's metrics load), minus HIDDEN. Anything else
+    (bytecode in __pycache__, which holds the hidden checks' code once the grader imported them;
+    expected/; editor backups; files added later) is not there, without having to be named."""
+    package = ROOT / "autograder"
+    hidden = {ROOT / h for h in HIDDEN}
+    found = []
+    for folder, dirs, files in os.walk(package):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__" and Path(folder, d) not in hidden)
+        for name in sorted(files):
+            path = Path(folder, name)
+            if path not in hidden and not path.is_symlink() and (
+                    name.endswith(".py") or path.parent == package / "assets"):
+                found.append(path)
+    return found
 
 
 def _gpu_binds():
@@ -153,6 +154,97 @@ def command(argv, device, work_mb, threads):
     args += ["--size", size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev", "--remount-ro", "/",
              "--chdir", "/tmp", "--", *argv]
     return args
+
+
+class MemoryCgroup:
+    """A memory cgroup of the kernel around one namespace: whatever its processes hold (memfd and
+    tmpfs pages no RSS shows, page tables, a forked child's copies) is counted and capped by the
+    kernel, which kills within the cgroup past it. v2 (memory.max) or v1 (memory.limit_in_bytes),
+    under this process's own cgroup, where this machine lets us write there (cgroup v2 delegation,
+    or root in a VM); `MemoryCgroup.make` says None, and `why_not` why, elsewhere."""
+
+    _seq = 0
+
+    def __init__(self, path, version):
+        self.path, self.version = path, version
+        self.procs = str(path / "cgroup.procs")
+
+    @classmethod
+    def make(cls, limit_bytes):
+        try:
+            lines = Path("/proc/self/cgroup").read_text().splitlines()
+        except OSError:
+            return None
+        for line in lines:
+            _, controllers, own = (line.split(":", 2) + ["", ""])[:3]
+            if controllers == "" and "memory" in _read(Path("/sys/fs/cgroup/cgroup.controllers")).split():
+                version, mount, limit_file = 2, Path("/sys/fs/cgroup"), "memory.max"
+            elif "memory" in controllers.split(","):
+                version, mount, limit_file = 1, Path("/sys/fs/cgroup/memory"), "memory.limit_in_bytes"
+            else:
+                continue
+            parent = mount / own.lstrip("/")
+            cls._seq += 1
+            path = (parent if parent.is_dir() else mount) / f"autograder-{os.getpid()}-{cls._seq}"
+            try:
+                path.mkdir()
+            except OSError:
+                continue
+            try:
+                (path / limit_file).write_text(str(int(limit_bytes)))
+                if version == 2:
+                    (path / "memory.swap.max").write_text("0")
+                return cls(path, version)
+            except OSError:
+                cls(path, version).remove()
+        return None
+
+    def wrap(self, argv):
+        """argv started inside this cgroup (before it execs, so every process it makes is in it)."""
+        return ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', self.procs, *argv]
+
+    def oom_kills(self):
+        """(processes the kernel killed in this cgroup, times this cgroup's own limit was hit): a kill
+        counts here too when an ancestor's limit (the machine's) ran out, so only with the second
+        growing is it the namespace's limit."""
+        events = "memory.events" if self.version == 2 else "memory.oom_control"
+        kills = _count(_read(self.path / events), "oom_kill")
+        hits = (_count(_read(self.path / "memory.events.local"), "oom") if self.version == 2
+                else _count("failcnt " + _read(self.path / "memory.failcnt"), "failcnt"))
+        return kills, hits
+
+    def remove(self):
+        """Once its processes are gone (the namespace was killed: they may take a moment to exit)."""
+        for _ in range(50):
+            try:
+                self.path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:
+                time.sleep(0.1)
+
+
+def _count(text, key):
+    return next((int(line.split()[1]) for line in text.splitlines() if line.startswith(key + " ")), 0)
+
+
+def _read(path):
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def memory_cgroup_available():
+    """None when a memory cgroup per namespace can be made here, else why not (for the pre-flight)."""
+    group = MemoryCgroup.make(2 ** 30)
+    if group is None:
+        return ("no writable memory cgroup (neither cgroup v2 delegation nor a writable v1 memory "
+                "hierarchy): memory that no process's RSS shows (memfd, tmpfs) is bounded only by the "
+                "tmpfs sizes and RLIMIT_FSIZE")
+    group.remove()
+    return None
 
 
 @functools.lru_cache(maxsize=None)

@@ -19,11 +19,18 @@ wall-clock cap per request (a probe, a check's try) that nothing said on the pip
 namespace that breaks one of these (or dies: its code can kill its own zygote) fails the request it
 was serving, in words, and a fresh namespace serves the rest of the submission.
 
+Who may say what (docs/batch.md, "Who may say what"): a pass only the judge's child; a fail
+anything on the student's side; a grader error only what this process observes itself (its own
+failures, a namespace that does not start, the kernel's OOM count of the machine beyond the
+namespace's own cgroup), never bytes the namespace writes: a `grader_error` key in details it
+sent is dropped (student_details), and an error reply fails the request it answers.
+
 Limits come from grading.yml's `limits:` (autograder.rubric.load_limits).
 """
 import base64
 import json
 import os
+import resource
 import select
 import signal
 import subprocess
@@ -36,15 +43,18 @@ from pathlib import Path
 
 from autograder import isolation
 from autograder.load import submission_limits
-from autograder.preflight import memory_mb, oom_kills, oom_killed_since
+from autograder.preflight import memory_mb, oom_kills
 from autograder.report import Scored
 from autograder.rubric import check_seconds, load_limits, load_rubric, read_overrides
-from autograder.zygote import MESSAGE_CHARS, _jsonable, explain, json_lines, progress_numbers, tail_text
+from autograder.zygote import (MESSAGE_CHARS, _jsonable, explain, json_lines, progress_numbers, remove_tree,
+                               tail_text)
 
 ROOT = Path(__file__).resolve().parent.parent
 DETAILS_BYTES = 100_000  # a check's details as JSON, as the student's side sends them
 JUDGED_BYTES = 2_000_000  # the judge's own details: room for a training run's sample grid and loss curves
 EXTRA_LINES = 100  # lines a namespace may send besides its replies and progress (only forged ones are)
+NAMESPACE_MB, NAMESPACE_MB_CUDA = 1536, 4096  # a namespace's own memory besides a check's (Namespace)
+GRADER_ERROR = "grader_error"  # the detail that makes a failure the machine's, not the student's
 PROGRESS_LINES = 10_000  # progress lines a namespace may send while one request runs (about 1 a second)
 __all__ = ["Graded", "Sandbox", "SandboxError", "load_limits", "grade_isolated", "isolation_available"]
 
@@ -93,6 +103,20 @@ def bounded_details(details, limit=DETAILS_BYTES):
     return details
 
 
+def _address_space():
+    """This process's address space (VmSize), bytes."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
+
+
+def student_details(details, limit=DETAILS_BYTES):
+    """Details made from what the submission's side sent (bounded_details), less GRADER_ERROR: only
+    the server's own observation (Server._killed_for_memory) says a failure is the grader's."""
+    details = bounded_details(details, limit)
+    details.pop(GRADER_ERROR, None)
+    return details
+
+
 # ----------------------------------------------------------------------------------------------
 # the server's side of one namespace
 # ----------------------------------------------------------------------------------------------
@@ -105,12 +129,23 @@ class Namespace:
         self.limits = limits
         argv = [sys.executable, "-m", "autograder.zygote"]
         env = {}  # bwrap itself gets nothing of ours: the namespace's environment is its --setenv
+        self.scratch = None  # container mode: the folder its files go to, removed with it (close)
+        # The kernel's cap on everything the namespace holds: a check's memory_mb over the zygote's
+        # own (torch imported; CUDA's libraries on a GPU), its two tmpfs, and slack. The per-check
+        # RSS watch stops a check first; this stops what no RSS shows (memfd, page tables).
+        self.memory_limit_mb = (int(limits["memory_mb"]) + 2 * int(limits["work_mb"])
+                                + (NAMESPACE_MB if device == "cpu" else NAMESPACE_MB_CUDA))
+        self.cgroup = isolation.MemoryCgroup.make(self.memory_limit_mb * 2 ** 20)
+        self.killed_for = {"namespace": False, "machine": False}  # by the kernel for memory, in the last ask
         if mode == "bwrap":
             argv = isolation.command(argv, device, limits["work_mb"], threads)
         else:
-            env = {**isolation.environment(threads), "AUTOGRADER_ISOLATION": mode, "HOME": tempfile.gettempdir(),
-                   "TMPDIR": tempfile.gettempdir(), "MPLCONFIGDIR": tempfile.gettempdir()}
+            self.scratch = tempfile.mkdtemp(prefix="autograder-namespace-")
+            env = {**isolation.environment(threads), "AUTOGRADER_ISOLATION": mode, "HOME": self.scratch,
+                   "TMPDIR": self.scratch, "MPLCONFIGDIR": self.scratch}
         self.log = tempfile.TemporaryFile()  # the zygote's stderr: its tail says why it died
+        if self.cgroup is not None:
+            argv = self.cgroup.wrap(argv)
         self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
                                         env=env, cwd="/", bufsize=0, start_new_session=True)
         self.buffer, self.count = bytearray(), 0
@@ -125,8 +160,35 @@ class Namespace:
     def ask(self, request, seconds):
         """The reply to `request` ({"op": ...}), within `seconds` whatever the namespace sends."""
         self.count += 1
+        machine, namespace = oom_kills(), self.memory_kills()
         self._send({**request, "n": self.count})
-        return self._read(lambda m: m.get("event") == "reply" and m.get("n") == self.count, seconds, request["op"])
+        try:
+            reply = self._read(lambda m: m.get("event") == "reply" and m.get("n") == self.count, seconds,
+                               request["op"])
+        except NamespaceBroken as exc:
+            if self._own_limit(namespace, self.memory_kills()):
+                raise NamespaceBroken(f"{self.memory_words()}; the grader's process for your submission was "
+                                      "among those killed") from exc
+            raise
+        own = self._own_limit(namespace, self.memory_kills())
+        # Kills the kernel counts for the machine while the namespace's own limit was not hit: the
+        # machine's memory ran out (a grader error), not the submission's limit.
+        self.killed_for = {"namespace": own, "machine": not own and machine is not None and (oom_kills() or 0) > machine}
+        return reply
+
+    def memory_kills(self):
+        """(kills in the namespace's cgroup, hits of its own limit): see isolation.MemoryCgroup."""
+        return self.cgroup.oom_kills() if self.cgroup is not None else (0, 0)
+
+    @staticmethod
+    def _own_limit(before, after):
+        """A process of the namespace was killed when its own cgroup's limit was hit meanwhile."""
+        return after[0] > before[0] and after[1] > before[1]
+
+    def memory_words(self):
+        return (f"memory limit exceeded: the kernel stopped your code at your submission's memory limit "
+                f"({self.memory_limit_mb} MB for all its processes and files, memory no process shows, such "
+                "as memfd or /dev/shm, included)")
 
     def _send(self, message):
         try:
@@ -189,6 +251,10 @@ class Namespace:
                 stream.close()
             except OSError:
                 pass
+        if self.scratch is not None:  # the submission's copy and the checks' work folders
+            remove_tree(self.scratch, 60)
+        if self.cgroup is not None:
+            self.cgroup.remove()
 
 
 def read_parts(root, parts):
@@ -270,8 +336,14 @@ class Server:
             self.current.close()
             self.current = None  # the rest of the submission gets a fresh one
             raise
-        if "error" in reply:
-            raise SandboxError(f"the submission's side failed on {request['op']}: {clip(reply['error'], 3000)}")
+        if "error" in reply:  # bytes from the namespace: the submission's failure, never a grader error
+            print(f"autograder: the namespace failed on {request['op']}: {clip(reply['error'], 3000)}", file=sys.stderr)
+            self.current.close()
+            self.current = None
+            last = (str(reply["error"]).strip().splitlines() or [""])[-1]
+            raise NamespaceBroken(f"the grader's process for your submission failed while serving this check "
+                                  f"({clip(last, 300)}): what your "
+                                  "code left or sent it is the likely cause; if not, please report it")
         return reply
 
     # ---- loading ----
@@ -283,14 +355,13 @@ class Server:
             return {"file": None, "blocks": [], "skip": {}, "failed": None, "sources": {}}
         load = float(self.limits["load_seconds"])
         seconds = (int(self.limits["probe_restarts"]) + 1) * (load + 10) + 30
-        kills = oom_kills()
         try:
             info = self._ask({"op": "probe", "part": part}, seconds)["info"]
             if not isinstance(info, dict) or not isinstance(info.get("blocks"), list):
                 raise ValueError("not a probe's reply")
             # A block skipped because the system killed its process while the machine ran out of
             # memory: a failing check is then a grader error (run_check), not the student's.
-            grew = oom_killed_since(kills)
+            grew = self.current.killed_for["machine"]
             info["oom_skips"] = [where for where, reason in (info.get("skip") or {}).items()
                                  if grew and isinstance(reason, str) and reason.startswith("killed from outside")]
             return info
@@ -329,16 +400,18 @@ class Server:
 
         def attempt(seed):
             loads = len(probed) * float(self.limits["load_seconds"])
-            kills = oom_kills()
             try:
                 reply = self._ask({"op": "collect", "id": rubric_id, "seed": seed, "budget": budget,
                                    "probed": probed}, budget + loads + 30)
             except NamespaceBroken as exc:
                 return Result(rubric_id, False, clip(exc))
             if "found" not in reply:
-                if reply.get("killed") is True and oom_killed_since(kills):
+                killed_for = self.current.killed_for
+                if reply.get("killed") is True and killed_for["namespace"]:
+                    return Result(rubric_id, False, self.current.memory_words())
+                if reply.get("killed") is True and killed_for["machine"]:
                     return self._killed_for_memory(rubric_id)
-                return Result(rubric_id, False, clip(reply.get("failed", "")), bounded_details(reply.get("details")))
+                return Result(rubric_id, False, clip(reply.get("failed", "")), student_details(reply.get("details")))
             try:
                 data = base64.b64decode(str(reply["found"]), validate=True)
             except ValueError:
@@ -352,7 +425,7 @@ class Server:
             # Loading lost code to the machine's memory: any failure may come from it. A re-run on
             # a machine with the memory grades it truly; a lost point would not come back.
             result = self._killed_for_memory(rubric_id, "a process loading your code")
-        machine = "grader_error" in result.details
+        machine = GRADER_ERROR in result.details
         message = result.message if result.passed or machine else explain(clip(result.message), self.limits)
         message = clip(message, 4 * MESSAGE_CHARS)
         return Scored(rubric_id, item.get("title", rubric_id), item["points"] if result.passed else 0, item["points"],
@@ -369,17 +442,21 @@ class Server:
                f"the grader's limit of {self.limits['memory_mb']} MB"
                + (f" (the machine gives the grader {have} MB)" if have is not None else ""))
         return Result(rubric_id, False, f"grader error (this machine, not your code): {why}; grade again on a "
-                                        "machine with more memory (docs/gradescope.md)", {"grader_error": why})
+                                        "machine with more memory (docs/gradescope.md)", {GRADER_ERROR: why})
 
     def _in_child(self, body, seconds):
         """body() -> dict in a child forked from this server (it keeps CUDA and OpenMP out of it);
         the dict, or {"error": why}."""
         read_fd, write_fd = os.pipe()
+        vsize = _address_space()
         pid = os.fork()
         if pid == 0:
             try:
                 os.close(read_fd)
                 os.setsid()
+                if self.device == "cpu":  # a judge reads student data: its memory is bounded too (CUDA: no)
+                    limit = vsize + int(self.limits["memory_mb"]) * 2 ** 20
+                    resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
                 message = body()
             except BaseException:  # noqa: BLE001 - whatever happens, the child must not return
                 message = {"error": traceback.format_exc()[-3000:]}
@@ -424,11 +501,13 @@ class Server:
         if "error" in result:
             return Result(rubric_id, False, f"grader error while judging (please report it): "
                                             f"{result['error'].splitlines()[-1]}")
-        return Result(rubric_id, result["passed"], result["message"], result["details"])
+        return Result(rubric_id, result["passed"], result["message"], student_details(result["details"], JUDGED_BYTES))
 
     def isolation(self):
         """How student code is confined, for the fingerprint."""
         memory = "RLIMIT_AS + RSS watch" if self.device == "cpu" and not self.init["rss_only"] else "RSS watch"
+        if self.spare is not None and self.spare.cgroup is not None:
+            memory += f" + memory cgroup v{self.spare.cgroup.version} ({self.spare.memory_limit_mb} MB a namespace)"
         if self.mode == "bwrap":
             return {"mode": "bwrap", "namespaces": ["user", "pid", "ipc", "mount", "net", "uts", "cgroup"],
                     "uid": isolation.SANDBOX_UID, "memory": memory, "work_mb": self.limits["work_mb"]}

@@ -30,8 +30,9 @@ import os
 import re
 import resource
 import select
-import shutil
+import itertools
 import signal
+import stat
 import sys
 import tempfile
 import time
@@ -45,6 +46,7 @@ PROTECTED_MODULES = ("builtins", "math", "copy", "functools", "operator")
 HIDDEN_MODULE = "autograder.checks.hidden"  # the instructor's hidden checks (absent from the student copy)
 MESSAGE_CHARS = 2000  # an exception's message, a reason: what a report shows of it
 MAX_LINES = 10_000  # lines one child may send (a probe sends two per block)
+TRACE_BYTES = 20_000  # of the faulthandler dump of a child that timed out
 MAX_PROCESSES = 256  # processes one check may run at once
 PROGRESS_SECONDS = 1.0  # a training run's progress reaches the student at most this often (and at its end)
 SUBMISSION = "/tmp/submission"  # where the server's copy of the part files is written
@@ -362,6 +364,11 @@ def _confine(setup):
     sys.stderr = sys.__stderr__ = _CappedStream(2, budget)
     trace = open(os.path.join(setup.workdir, "trace.txt"), "w")
     faulthandler.register(signal.SIGUSR1, file=trace, all_threads=True, chain=False)
+    try:  # the kernel's choice when the namespace's memory cgroup is full: this child, not the zygote
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     fsize = setup.limits["output_bytes"] + 65536  # C-level writes: past this, SIGXFSZ ends the child
     resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
@@ -407,7 +414,135 @@ def tail_text(f, size):
     """The last `size` bytes of the binary file `f`, as text."""
     f.seek(0, os.SEEK_END)
     f.seek(max(0, f.tell() - size))
-    return f.read().decode("utf-8", "replace")
+    return f.read(size).decode("utf-8", "replace")
+
+
+def read_hostile(path, size, tail=False):
+    """At most `size` bytes (the first, or with `tail` the last) of a file student code could have
+    replaced, as text; "" unless it is a regular file: a link to /dev/zero, a FIFO that never
+    opens, a folder are not read (O_NOFOLLOW, O_NONBLOCK, then fstat)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return ""
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return ""
+        with os.fdopen(os.dup(fd), "rb") as f:
+            return tail_text(f, size) if tail else f.read(size).decode("utf-8", "replace")
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
+
+
+def remove_tree(path, seconds=10.0):
+    """Remove a folder student code wrote (a check's work folder, /dev/shm), whatever it holds,
+    within `seconds`: no recursion and at most two open folders, however deep the tree (each
+    sub-folder found is moved up to the top before it is emptied), links never followed, folders
+    without permissions made writable first. What is left at the deadline goes with the
+    namespace's tmpfs. Returns True when the folder is gone."""
+    deadline = time.monotonic() + seconds
+    flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        if not stat.S_ISDIR(os.lstat(path).st_mode):
+            os.unlink(path)
+            return True
+        os.chmod(path, 0o700)
+        top = os.open(path, flags)
+    except OSError:
+        return not os.path.lexists(path)
+    moved = itertools.count()
+    try:
+        while time.monotonic() < deadline:
+            names = os.listdir(top)
+            if not names:
+                break
+            for name in names:
+                if time.monotonic() >= deadline:
+                    break
+                _empty_one(top, name, flags, deadline, lambda: f".moved-{next(moved)}")
+    finally:
+        os.close(top)
+    try:
+        os.rmdir(path)
+    except OSError:
+        return False
+    return True
+
+
+def _empty_one(top, name, flags, deadline, fresh_name):
+    """Remove the entry `name` of the folder `top` if it is not a folder or an empty one; otherwise
+    delete its files and move its folders up into `top` (to be handled by the caller's next pass)."""
+    try:
+        os.unlink(name, dir_fd=top)
+        return
+    except IsADirectoryError:
+        pass
+    except OSError:
+        return
+    try:
+        os.chmod(name, 0o700, dir_fd=top)
+        folder = os.open(name, flags, dir_fd=top)
+    except OSError:
+        return
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if time.monotonic() >= deadline:
+                    return
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        os.rename(entry.name, fresh_name() + entry.name[:100], src_dir_fd=folder, dst_dir_fd=top)
+                    else:
+                        os.unlink(entry.name, dir_fd=folder)
+                except OSError:
+                    pass
+    finally:
+        os.close(folder)
+    try:
+        os.rmdir(name, dir_fd=top)
+    except OSError:
+        pass
+
+
+# What a child may send: event -> {field: type}. A line that is not one of these, exactly typed, is
+# not the grader's own code's (student code can write to the child's pipe) and is ignored; "result"
+# is kept to say that a verdict was forged (only the judge gives one).
+CHILD_MESSAGES = {
+    "phase": {"phase": str}, "blocks": {"blocks": list}, "unreadable": {"reason": str},
+    "start": {"block": int}, "end": {"block": int}, "done": {"tampered": list},
+    "found": {"data": str, "note": str}, "failed": {"message": str}, "internal_error": {"error": str},
+    "result": {},
+}
+FINAL_EVENTS = ("result", "found", "failed", "done", "internal_error", "unreadable")
+
+
+def child_message(message):
+    """`message` if it is one a child's grader code sends (CHILD_MESSAGES), else None."""
+    if not isinstance(message, dict):
+        return None
+    fields = CHILD_MESSAGES.get(message.get("event"))
+    if fields is None or not all(type(message.get(key)) is kind for key, kind in fields.items()):
+        return None
+    return message
+
+
+def valid_blocks(blocks, file_chars):
+    """The blocks a probe child reported, as dicts of autograder.load.Block's fields, or None when
+    they are not that (or hold more source than the part file could)."""
+    if not isinstance(blocks, list) or len(blocks) > file_chars + 1:
+        return None
+    total = 0
+    for block in blocks:
+        if not (isinstance(block, dict) and set(block) == {"where", "source", "first_line"}
+                and type(block["where"]) is str and type(block["source"]) is str
+                and type(block["first_line"]) is int and 0 < block["first_line"] <= file_chars + 1):
+            return None
+        total += len(block["source"]) + len(block["where"])
+        if total > 2 * file_chars + 1000:
+            return None
+    return blocks
 
 
 def _progress_to(channel):
@@ -464,9 +599,8 @@ def _remove_ipc():
         _libc.msgctl(msqid, IPC_RMID, None)
     for semid, _ in _sysv("sem"):
         _libc.semctl(semid, 0, IPC_RMID)
-    for entry in Path("/dev/shm").glob("*"):
-        shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() and not entry.is_symlink() else entry.unlink(
-            missing_ok=True)
+    for name in os.listdir("/dev/shm"):
+        remove_tree(os.path.join("/dev/shm", name))
 
 
 class Zygote:
@@ -533,7 +667,7 @@ class Zygote:
                                    budget_check + loads * budget_load)
         finally:
             os.close(read_fd)
-            shutil.rmtree(workdir, ignore_errors=True)
+            remove_tree(workdir)
             if self.namespace:
                 _remove_ipc()
 
@@ -578,7 +712,7 @@ class Zygote:
         """Read the child's messages (bounded: one line at most answer_bytes plus its encoding, at
         most MAX_LINES of them, a line that is not a JSON object ignored) and watch it: time (the
         phase's budget, and `hard` seconds in all, which no message resets), memory, processes."""
-        messages, buffer, scanned, lines = [], bytearray(), 0, 0
+        messages, buffer, scanned, lines, received = [], bytearray(), 0, 0, 0
         max_line = self.limits["answer_bytes"] * 4 // 3 + 65536  # base64 and the JSON around it
         started = phase_start = time.monotonic()
         phase, check_used = "check", 0.0
@@ -613,18 +747,19 @@ class Zygote:
             if not chunk:
                 break
             buffer += chunk
+            received += len(chunk)
             for message in json_lines(buffer, scanned):
                 lines += 1
                 if message is not None and message.get("event") == "progress":
                     last_progress = self._forward_progress(message, last_progress)
-                elif message is not None:
+                elif child_message(message) is not None:
                     messages.append(message)
-                    if message.get("event") == "phase" and message.get("phase") in ("load", "check"):
+                    if message["event"] == "phase" and message["phase"] in ("load", "check"):
                         now = time.monotonic()
                         if phase == "check":
                             check_used += now - phase_start
                         phase, phase_start = message["phase"], now
-                    elif message.get("event") in ("result", "found", "failed", "done", "internal_error", "unreadable"):
+                    elif message["event"] in FINAL_EVENTS:
                         finished = True
                 if lines > MAX_LINES:
                     status, reason = "too_many", (f"too many messages: your code's process sent the grader more than "
@@ -635,7 +770,7 @@ class Zygote:
             if status != "ok":
                 break
             scanned = len(buffer)
-            if len(buffer) > max_line:  # one message that big: the student's answer
+            if len(buffer) > max_line or received > 2 * max_line:  # one message that big: the student's answer
                 status, reason = "too_large", (f"answer too large: what your code produced for this check is over "
                                                f"{self.limits['answer_bytes']:,} bytes (the grader's limit)")
                 break
@@ -649,13 +784,13 @@ class Zygote:
             try:
                 os.kill(pid, signal.SIGUSR1)  # faulthandler writes where every thread is
                 deadline = time.monotonic() + 1.0
-                trace_path = Path(workdir, "trace.txt")
+                trace_path = os.path.join(workdir, "trace.txt")
                 while time.monotonic() < deadline:
                     time.sleep(0.05)
-                    if trace_path.exists() and trace_path.stat().st_size and "File" in trace_path.read_text():
+                    if "File" in read_hostile(trace_path, TRACE_BYTES):
                         time.sleep(0.05)
                         break
-                trace = trace_path.read_text()[:20000] if trace_path.exists() else ""
+                trace = read_hostile(trace_path, TRACE_BYTES)
             except (ProcessLookupError, OSError):
                 pass
         self._kill(pid)
@@ -678,11 +813,7 @@ class Zygote:
             else:
                 reason = (f"exited: your code ended the grading process (exit status {os.WEXITSTATUS(code)}, "
                           "e.g. os._exit or a crash in native code) before the check could finish")
-        try:
-            with open(os.path.join(workdir, "output.log"), "rb") as f:
-                tail = tail_text(f, 2000)
-        except OSError:
-            tail = ""
+        tail = read_hostile(os.path.join(workdir, "output.log"), 2000, tail=True)
         return _Outcome(messages, status, reason, trace, tail)
 
     def _forward_progress(self, message, last):
@@ -759,10 +890,12 @@ class Zygote:
                 channel.send(event="done", tampered=restore_snapshot(snapshot))
 
             outcome = self._fork(body, load_seconds, load_seconds)
-            blocks = next((m["blocks"] for m in outcome.messages if m.get("event") == "blocks"), None)
-            unreadable = [m["reason"] for m in outcome.messages if m.get("event") == "unreadable"]
+            # The first "blocks" is sent before any student code runs; what follows may be forged.
+            blocks = valid_blocks(next((m["blocks"] for m in outcome.messages if m["event"] == "blocks"), None),
+                                  path.stat().st_size)
+            unreadable = [m["reason"] for m in outcome.messages if m["event"] == "unreadable"]
             if unreadable:
-                info["failed"] = unreadable[0]
+                info["failed"] = unreadable[0][:MESSAGE_CHARS]
                 return info
             if blocks is None:
                 info["failed"] = self._internal(outcome) or f"{path.name} could not be read: {outcome.reason}"
@@ -770,15 +903,16 @@ class Zygote:
             info["blocks"] = blocks
             info["sources"] = {f"{path.name} {b['where']}": "\n" * (b["first_line"] - 1) + b["source"]
                                for b in blocks}
-            if outcome.status == "ok" and any(m.get("event") == "done" for m in outcome.messages):
-                info["tampered"] = next(m["tampered"] for m in outcome.messages if m.get("event") == "done")
+            if outcome.status == "ok" and any(m["event"] == "done" for m in outcome.messages):
+                tampered = next(m["tampered"] for m in outcome.messages if m["event"] == "done")
+                info["tampered"] = [str(t)[:200] for t in tampered[:50]]
                 return info
             internal = self._internal(outcome)
             if internal:
                 info["failed"] = internal
                 return info
-            started = [m["block"] for m in outcome.messages if m.get("event") == "start"]
-            ended = {m["block"] for m in outcome.messages if m.get("event") == "end"}
+            started = [m["block"] for m in outcome.messages if m["event"] == "start" and 0 <= m["block"] < len(blocks)]
+            ended = {m["block"] for m in outcome.messages if m["event"] == "end"}
             running = [b for b in started if b not in ended]
             if not running:
                 info["failed"] = f"{path.name} could not be loaded: {outcome.reason}"
@@ -792,8 +926,13 @@ class Zygote:
 
     @staticmethod
     def _internal(outcome):
-        errors = [m["error"] for m in outcome.messages if m.get("event") == "internal_error"]
-        return f"grader error while loading: {errors[0].splitlines()[-1]}" if errors else None
+        """What a child's "internal_error" says, as the submission's failure: student code can write
+        that line too (docs/batch.md, "Who may say what"), so it is never a grader error."""
+        errors = [m["error"] for m in outcome.messages if m["event"] == "internal_error"]
+        if not errors:
+            return None
+        return (f"the process running your code failed outside your code's own lines ("
+                f"{(errors[0].splitlines() or [''])[-1][:300]}); if your code did not cause this, please report it")
 
     def collect(self, rubric_id, seed, budget, probed):
         """The student's half in a confined child: {"found": base64 of the bytes, "note"}, or
@@ -843,13 +982,13 @@ class Zygote:
 
         outcome = self._fork(body, float(limits["load_seconds"]), budget, loads=len(probed))
         for message in outcome.messages:  # the first answer counts; none of them can be a pass
-            if message.get("event") == "found":
-                return {"found": str(message.get("data", "")), "note": str(message.get("note", ""))[:MESSAGE_CHARS]}
-            if message.get("event") == "failed":
-                return {"failed": str(message.get("message", ""))[:MESSAGE_CHARS], "details": message.get("details")}
-        internal = [str(m.get("error", "")) for m in outcome.messages if m.get("event") == "internal_error"]
+            if message["event"] == "found":
+                return {"found": message["data"], "note": message["note"][:MESSAGE_CHARS]}
+            if message["event"] == "failed":
+                return {"failed": message["message"][:MESSAGE_CHARS], "details": message.get("details")}
+        internal = self._internal(outcome)
         if internal:
-            return {"failed": f"grader error (please report it): {(internal[0].splitlines() or [''])[-1]}"}
+            return {"failed": internal}
         if outcome.status == "ok" and not outcome.reason:  # it wrote a line that only a judge sends
             return {"failed": "your code's process sent the grader a verdict (a forged result line?): only the "
                               "grader's judge gives verdicts, so the check is failed"}

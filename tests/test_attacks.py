@@ -35,6 +35,7 @@ ATTACKS = {
     "tiny_lines": {"dcgan.bce": "too many messages"},
     "not_object": {},
     "clock_reset": {"dcgan.bce": "timed out"},
+    "memfd": {"dcgan.bce": "memory limit"},
     LINKS: {"dcgan.bce": "symbolic link", "dcgan.d_loss": "symbolic link", "vae.kl": "symbolic link"},
 }
 
@@ -180,3 +181,25 @@ def test_the_secrets_attack_finds_them_without_the_namespace(tmp_path, monkeypat
     message = graded.scored[0].message
     assert graded.fingerprint["isolation"]["mode"] == "container"
     assert secret in message, message[:2000]
+
+
+def test_memory_no_process_shows_is_capped_by_the_kernel(tmp_path):
+    """The memfd attack alone (fast): stopped by the namespace's memory cgroup and charged to its
+    check as the student's memory limit, never a grader error; the submission's other check passes.
+    Where no cgroup can be made the pre-flight says so (isolation.memory_cgroup_available)."""
+    from autograder import isolation
+    from autograder.sandbox import Sandbox
+    why = isolation.memory_cgroup_available()
+    if why:
+        pytest.skip(why)
+    folder = tmp_path / "memfd"
+    folder.mkdir()
+    for part in PARTS:
+        own = ATTACKS_DIR / "memfd" / f"{part}.py"
+        reference = ROOT / "reference" / f"{part}.py"
+        (folder / f"{part}.py").write_text(inline_reference(own.read_text()) if own.exists() else reference.read_text())
+    with Sandbox(device="cpu", limits=str(LIMITS_FILE)) as box:
+        graded = box.grade(folder, ["dcgan.bce", "vae.kl"])
+    bce, kl = graded.scored
+    assert not bce.passed and "memory limit" in bce.message and "grader_error" not in bce.details, bce.message
+    assert kl.passed, kl.message

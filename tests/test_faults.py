@@ -55,6 +55,8 @@ FAULTS = {
     "subprocess_spawn": {},
     "snooping": {"dcgan.bce": "snooped: nothing"},
     "huge_answer": {"dcgan.bce": "answer too large"},
+    "forged_grader_error": {"dcgan.bce": "if your code did not cause this", "dcgan.d_loss": "forged"},
+    "deep_folder": {},
     "forged_verdict": {"dcgan.d_loss": "sent the grader a verdict", "dcgan.g_loss": "could not read",
                        "dcgan.g_losses_gradients": "could not read"},
 }
@@ -247,6 +249,27 @@ def test_no_process_outlives_the_batch(graded):
     assert not sleepers
 
 
+def test_only_the_grader_says_grader_error(tmp_path):
+    """Verdict provenance (docs/batch.md, "Who may say what"): lines that only the grader's own code
+    should send, forged by student code, and a work folder too deep to remove recursively, cost the
+    student the check they were written in (or nothing), never a grader error; the other checks of
+    the submission are graded as usual."""
+    from autograder.sandbox import Sandbox
+    names = ["forged_grader_error", "deep_folder"]
+    folders = materialize(tmp_path / "class", names, control=False)
+    ids = ["dcgan.bce", "dcgan.d_loss", "dcgan.g_loss", "vae.kl", "vae.reparameterize"]
+    with Sandbox(device="cpu", limits=str(LIMITS_FILE), threads=1) as box:
+        graded = {n: box.grade(folders / n, ids) for n in names}
+    for name in names:
+        for scored in graded[name].scored:
+            assert "grader_error" not in scored.details, (name, scored.id, scored.details)
+            assert "grader error" not in scored.message.lower(), (name, scored.id, scored.message)
+            expected = FAULTS[name].get(scored.id)
+            assert scored.passed == (expected is None), (name, scored.id, scored.message)
+            assert expected is None or expected in scored.message, (name, scored.id, scored.message)
+        assert not any(p["failed"] for p in graded[name].parts.values()), graded[name].parts
+
+
 def test_fake_results_never_replace_the_graders(tmp_path):
     """The fault writes a full-marks results.json everywhere it can guess, the grading output
     folder included (/tmp/autograder-fault-out): the reports there are the grader's, and nothing
@@ -281,7 +304,7 @@ def test_the_memory_watch_stops_what_rlimit_as_would_not(tmp_path):
     loss, kl = (next(s for s in graded.scored if s.id == i) for i in ("vae.loss", "vae.kl"))
     assert not loss.passed and "memory limit exceeded" in loss.message and "MB" in loss.message, loss.message
     assert kl.passed
-    assert graded.fingerprint["isolation"]["memory"] == "RSS watch"
+    assert graded.fingerprint["isolation"]["memory"].startswith("RSS watch")
 
 
 def test_limits_come_from_grading_yml_and_can_be_overridden():

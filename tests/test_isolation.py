@@ -18,7 +18,7 @@ def test_bwrap_runs_here_and_its_namespace_sees_only_what_it_needs():
     values and hidden checks covered), none of the grader's environment, its own PID namespace."""
     assert isolation.check_bwrap("cpu") is None
     code = ("import json, os; print(json.dumps({'project': sorted(os.listdir(os.environ['PYTHONPATH'])), "
-            "'expected': os.listdir(os.environ['PYTHONPATH'] + '/autograder/expected'), "
+            "'expected': os.path.exists(os.environ['PYTHONPATH'] + '/autograder/expected'), "
             "'hidden': os.access(os.environ['PYTHONPATH'] + '/autograder/checks/hidden.py', os.R_OK), "
             "'env': sorted(os.environ), 'pids': [p for p in os.listdir('/proc') if p.isdigit()], 'uid': os.getuid()}))")
     run = subprocess.run(isolation.command([sys.executable, "-c", code], "cpu", 16, 1), capture_output=True,
@@ -28,8 +28,34 @@ def test_bwrap_runs_here_and_its_namespace_sees_only_what_it_needs():
     # The interpreter's own folder is bound too where it lives inside the project (./run's .venv).
     prefix = Path(sys.prefix).resolve()
     interpreter = [prefix.relative_to(ROOT).parts[0]] if prefix.is_relative_to(ROOT) else []
-    assert seen["project"] == sorted(["autograder", *interpreter]) and seen["expected"] == [] and not seen["hidden"]
+    assert seen["project"] == sorted(["autograder", *interpreter]) and not seen["expected"] and not seen["hidden"]
     assert "GRADER_SECRET" not in seen["env"] and seen["pids"] == ["1"] and seen["uid"] == isolation.SANDBOX_UID
+
+
+def test_bytecode_and_unlisted_files_are_not_in_the_namespace():
+    """The namespace's autograder/ is an allow-list (isolation.student_side_files): the hidden
+    checks' bytecode, which an instructor's checkout has once the grader imported them (made here
+    with PYTHONDONTWRITEBYTECODE unset), and any file not listed, cannot be read from inside."""
+    import py_compile
+    hidden = ROOT / "autograder" / "checks" / "hidden.py"
+    pyc = Path(py_compile.compile(str(hidden), doraise=True))  # checks/__pycache__/hidden.cpython-*.pyc
+    stray = ROOT / "autograder" / "checks" / "__pycache__" / "notes.txt"
+    stray.write_text("instructor's notes")
+    code = ("import json, os, glob, sys; sys.dont_write_bytecode = True; root = os.environ['PYTHONPATH']; "
+            "found = [p for p in glob.glob(root + '/autograder/**', recursive=True) if os.path.isfile(p)]; "
+            f"tries = {{p: os.path.exists(p) for p in [{str(pyc)!r}, {str(stray)!r}]}}; "
+            "print(json.dumps({'found': found, 'tries': tries}))")
+    try:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        run = subprocess.run(isolation.command([sys.executable, "-c", code], "cpu", 16, 1), capture_output=True,
+                             text=True, env=env, timeout=120)
+    finally:
+        stray.unlink()
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout)
+    assert not any(seen["tries"].values()), seen["tries"]
+    assert sorted(seen["found"]) == sorted(map(str, isolation.student_side_files()))
+    assert not [p for p in seen["found"] if "__pycache__" in p or p.endswith((".pyc", "hidden.py"))]
 
 
 def test_a_bwrap_that_cannot_run_is_said_loudly(monkeypatch):
@@ -67,3 +93,21 @@ def test_the_command_line_refuses_with_a_grader_error(tmp_path):
                          text=True, timeout=300)
     assert run.returncode == 2 and "grader error (this machine, not the submissions): no sandbox" in run.stderr, run.stderr[-2000:]
     assert not (tmp_path / "out" / "gradebook.csv").exists()
+
+
+def test_container_mode_leaves_nothing_in_the_hosts_tmp(tmp_path):
+    """`--isolation container`: the submission's copy and the checks' work folders live in one
+    folder of the grader's, removed when the submission's grading ends (issue 21). The server's
+    temporary folder is the test's own, so that nothing else writes there."""
+    from autograder.sandbox import Sandbox
+    folder, tmp = tmp_path / "alice", tmp_path / "tmp"
+    folder.mkdir()
+    tmp.mkdir()
+    for part in ("part1_dcgan", "part2_cgan", "part3_vae"):
+        (folder / f"{part}.py").write_text((ROOT / "reference" / f"{part}.py").read_text())
+    with Sandbox(device="cpu", isolation="container", env={**os.environ, "TMPDIR": str(tmp)}) as box:
+        graded = box.grade(folder, ["dcgan.bce"])
+        assert graded.scored[0].passed, graded.scored[0].message
+        # While the server lives, only the spare namespace's folder is there, and it is empty.
+        assert [list(p.iterdir()) for p in tmp.glob("autograder-*")] == [[]], list(tmp.rglob("*"))[:5]
+    assert not list(tmp.glob("autograder-*"))  # (torch's own caches of the server may stay)

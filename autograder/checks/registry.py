@@ -99,8 +99,42 @@ def encode(found):
 
 
 def decode(data):
-    """Only tensors and plain Python data come back (weights_only): loading cannot run code."""
-    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    """Only tensors and plain Python data come back (weights_only): loading cannot run code; and only
+    tensors whose values the bytes hold (checked before any judge reads them, validate_tensors)."""
+    found = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    validate_tensors(found, len(data))
+    return found
+
+
+ANSWER_DTYPES = {torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.uint8, torch.int8,
+                 torch.int16, torch.int32, torch.int64, torch.bool}
+
+
+def validate_tensors(found, size):
+    """Refuse (ValueError) an answer whose tensors claim more values than its `size` bytes hold: a
+    forged view (a small storage with zero strides and a huge shape), an offset past its storage, a
+    sparse or quantized tensor, an exotic dtype. Shapes, strides and storages are read, never the
+    values, so that nothing is allocated before the check."""
+    pending, seen, total = [found], 0, 0
+    while pending:
+        value = pending.pop()
+        seen += 1
+        if seen > 1_000_000:
+            raise ValueError("the answer holds more than a million objects")
+        if isinstance(value, dict):
+            pending += list(value.keys()) + list(value.values())
+        elif isinstance(value, (list, tuple, set)):
+            pending += list(value)
+        elif torch.is_tensor(value):
+            if value.layout != torch.strided or value.is_quantized or value.dtype not in ANSWER_DTYPES:
+                raise ValueError(f"a tensor of layout {value.layout} and dtype {value.dtype} is not an answer")
+            nbytes = value.numel() * value.element_size()
+            extent = value.storage_offset() + sum((n - 1) * s for n, s in zip(value.shape, value.stride()) if n) + 1
+            total += nbytes
+            if (min(value.stride(), default=0) < 0 or nbytes > size or total > 4 * size
+                    or (value.numel() and extent * value.element_size() > value.untyped_storage().nbytes())):
+                raise ValueError(f"a tensor of shape {tuple(value.shape)} claims more values than the answer's "
+                                 f"{size:,} bytes hold")
 
 
 def _plain(value):

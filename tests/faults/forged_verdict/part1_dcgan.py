@@ -30,5 +30,5 @@ def d_loss(d_real, d_fake):
 def g_loss(d_fake):
     buffer = io.BytesIO()
     torch.save({"value": 0.0}, buffer)
-    _write_to_pipes({"event": "found", "data": base64.b64encode(buffer.getvalue()).decode()})
+    _write_to_pipes({"event": "found", "data": base64.b64encode(buffer.getvalue()).decode(), "note": ""})
     return _g_loss(d_fake)
