@@ -9,7 +9,9 @@ The copy is assembled from an explicit allow-list, never by deleting from a clon
                         are all hidden (and autograder/checks/hidden.py, always); the expected
                         values in autograder/expected/*.json lose the top-level keys of hidden ids
     grading.yml         the rubric, less its `visibility: hidden` items
-    requirements.txt, constraints.txt, pyproject.toml   as is
+    requirements.txt, pyproject.toml   as is
+    constraints.txt     generated: the course's, less its torch/torchvision pins (this build
+                        machine's choice; a student's platform takes the torch its index offers)
     run                 generated: the root run's venv set-up, with `./run grade` as its only job
     README.md, .gitignore, .student_copy.json           generated (the last one lists every file
                         with its sha256, and marks DEST as a student copy that a re-run may replace)
@@ -51,13 +53,14 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 # The allow-list. Top-level entries copied from the source as they are (when present).
-COPIED_FILES = ("requirements.txt", "constraints.txt", "pyproject.toml")
+COPIED_FILES = ("requirements.txt", "pyproject.toml")
+CONSTRAINTS = "constraints.txt"
 COPIED_TREES = ("assignments",)  # optional
 AUTOGRADER = "autograder"
 RUBRIC = "grading.yml"
 # Generated entries.
 MANIFEST = ".student_copy.json"
-GENERATED = ("run", "README.md", ".gitignore", MANIFEST)
+GENERATED = ("run", CONSTRAINTS, "README.md", ".gitignore", MANIFEST)
 # Always dropped, whatever it registers: the instructor's module of hidden checks.
 HIDDEN_MODULE = Path("autograder/checks/hidden.py")
 
@@ -436,6 +439,18 @@ def student_run(root_run):
     return script
 
 
+MACHINE_PINS = ("torch", "torchvision")  # the course machine's build, not every student's platform
+
+
+def student_constraints(text):
+    """The course's constraints less the torch pins: requirements.txt's `torch>=2.0` then takes
+    whatever build the student's platform and index (CPU-only by default) offer."""
+    kept = [line for line in text.splitlines()
+            if re.split(r"[\s=<>!~;\[]", line.strip(), maxsplit=1)[0].lower() not in MACHINE_PINS]
+    return "\n".join(["# The student copy's constraints: torch and torchvision are not pinned here (any 2.x works)."]
+                     + [line for line in kept if line.strip() and not line.startswith("#")]) + "\n"
+
+
 def student_readme(rubric, dropped_hidden):
     assignment = rubric.get("assignment", "assignment")
     parts = rubric.get("parts", [])
@@ -629,6 +644,7 @@ def assemble(stage, source):
             raise BuildError(f"{source / name} is missing")
         shutil.copyfile(source / name, stage / name)
 
+    _write(stage / CONSTRAINTS, student_constraints((source / CONSTRAINTS).read_text(encoding="utf-8")))
     _write(stage / RUBRIC, filter_rubric_text(rubric_text, hidden))
     _write(stage / "run", student_run(source / "run"), 0o755)
     visible = yaml.safe_load((stage / RUBRIC).read_text(encoding="utf-8"))
