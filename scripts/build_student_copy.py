@@ -417,13 +417,19 @@ def student_run(root_run):
     if begin < 0 or end < begin:
         raise BuildError(f"{root_run}: cannot find its set-up block (from `set -euo pipefail` to `job=\"${{1:-}}\"`)")
     setup = text[begin:end]
+    course_default = 'index="${TORCH_INDEX:-$(cat "$VENV/.torch-index" 2>/dev/null || true)}"'
+    if course_default not in setup:
+        raise BuildError(f"{root_run}: cannot find its TORCH_INDEX default ({course_default})")
+    # A student's laptop has no NVIDIA GPU as a rule: torch's CPU-only build unless TORCH_INDEX says otherwise.
+    setup = setup.replace(course_default, course_default.replace("|| true", "|| echo cpu"))
     script = (
         "#!/usr/bin/env bash\n"
         "# `./run grade [--submission PATH] [--grading-out DIR] [--device cpu|cuda]`: grade your work\n"
         "# (= python -m pytest autograder ...); `./run setup`: only build .venv. The first call builds\n"
         "# .venv from requirements.txt + constraints.txt; later calls reuse it and rebuild it only when\n"
-        "# those files change. TORCH_INDEX=cpu ./run setup: torch's CPU-only build (about 200 MB), for a\n"
-        "# computer without an NVIDIA GPU; GAN_COURSE_DRY_RUN=1: print the set-up commands, install nothing.\n"
+        "# those files change. torch is its CPU-only build (about 200 MB) unless TORCH_INDEX names another\n"
+        "# (pypi: PyPI's default, with CUDA on Linux; cu126...); GAN_COURSE_DRY_RUN=1: print the set-up\n"
+        "# commands, install nothing.\n"
         + setup
         + 'job="${1:-}"; shift || true\n'
         'case "$job" in\n'
@@ -496,9 +502,10 @@ py -m venv .venv
 ```
 
 (If PowerShell refuses `.venv\\Scripts\\Activate.ps1`, you do not need it: the lines above call
-the venv's programs by their path.) On Windows the checks run in the grading process itself,
-without the isolation they get on Linux; the scores are the same. (These Windows lines are
-untested: tell the course staff what did not work.)
+the venv's programs by their path.) On macOS and Windows the checks run in the grading process
+itself, without the isolation they get on Linux; the scores are the same, and each grading says in
+one line (`isolation: ...`) which mode ran. (These Windows lines were not run on Windows: tell the
+course staff what did not work.)
 
 ## Grade your work
 
