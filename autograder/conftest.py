@@ -1,9 +1,10 @@
 """`pytest autograder`: the student's front end. One test per rubric item of grading.yml.
 
 Options: --submission PATH (default: the student's working copy, assignments/<assignment>/),
---grading-out DIR (default: grading-output/), --device cpu|cuda, --isolate auto|yes|no (default
-auto: on Linux, the submission's code runs only in child processes under grading.yml's `limits:`,
-see autograder/sandbox.py), --limits FILE (a YAML `limits:` section over grading.yml's), --seed N
+--grading-out DIR (default: grading-output/), --device cpu|cuda, --isolation auto|bwrap|container
+(default auto: a student's own run, in the strongest mode the platform allows, said in one line;
+bwrap for an instructor's or CI's run, which refuses without a sandbox: autograder/modes.py),
+--isolate no (the checks in this process), --limits FILE (a YAML `limits:` section over grading.yml's), --seed N
 (replay a grading). A failed check is reported by its message alone (what a student needs);
 --grader-internals, or an explicit --tb=..., shows pytest's usual traceback with the grader's
 objects. At the end, the table of checks, points and messages is printed, and results.json
@@ -30,10 +31,11 @@ def pytest_addoption(parser):
     group.addoption("--grading-out", default="grading-output", help="where results.json, report.html, junit.xml go")
     group.addoption("--device", default=None, help="cpu or cuda (default: cuda when available)")
     group.addoption("--isolate", default="auto", choices=("auto", "yes", "no"),
-                    help="run the submission's code in child processes under limits (auto: on Linux)")
-    group.addoption("--isolation", default="bwrap", choices=("bwrap", "container"),
-                    help="bwrap (default): the submission in namespaces of its own; container: none (this "
-                         "machine grades one submission, e.g. your own; docs/batch.md)")
+                    help="no: run the submission's code in this process; yes: refuse to unless isolated")
+    group.addoption("--isolation", default="auto", choices=("auto", "bwrap", "container"),
+                    help="auto (default): your own submission, in the strongest mode this machine allows; bwrap: "
+                         "refuse without a sandbox (an instructor's or CI's run); container: no namespaces "
+                         "(one submission per machine; docs/batch.md)")
     group.addoption("--limits", default=None, help="YAML file whose `limits:` override grading.yml's")
     group.addoption("--seed", default=None, type=int,
                     help="the checks' seed (default: grading.yml's `seed`, drawn afresh when `random`); "
@@ -47,10 +49,25 @@ def _internals(config):
     return config.getoption("--grader-internals") or config.getoption("tbstyle") != "auto"
 
 
-def _isolated(config):
-    from autograder.sandbox import isolation_available
-    choice = config.getoption("--isolate")
-    return choice == "yes" or (choice == "auto" and isolation_available())
+def _mode(config):
+    """(mode, why): autograder/modes.py decides a student's own run; an instructor's names its mode."""
+    from autograder import modes
+    if config.getoption("--isolate") == "no":
+        return "in-process", "--isolate no"
+    asked = config.getoption("--isolation")
+    if asked != modes.OWN_RUN:
+        return asked, f"--isolation {asked}"
+    mode, why = modes.own_run(config.getoption("--device"))
+    if mode == "in-process" and config.getoption("--isolate") == "yes":
+        raise pytest.UsageError(f"grader error (this machine, not the submission): --isolate yes, but {why}")
+    return mode, why
+
+
+def _refusal(exc):
+    """The one paragraph an instructor's run gets where it must refuse: why, and what to do."""
+    return (f"grader error (this machine, not the submission): {exc}\nNo submission was graded. Grading your "
+            "own work? Drop `--isolation bwrap` (the default, auto, grades it in the strongest mode this "
+            "machine allows). Grading a class? Use a machine where bwrap runs (docs/batch.md).")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -63,13 +80,20 @@ def pytest_configure(config):
     if not getattr(config.option, "xmlpath", None):
         config.option.xmlpath = str(Path(config.getoption("--grading-out")) / "junit.xml")
     config.stash[SEED] = grading_seed(load_rubric(), config.getoption("--seed"))
-    if _isolated(config):
+    mode, why = _mode(config)
+    if mode != "in-process":
         # The server imports torch and the checks while this process imports them for collection:
         # each grading starts a few seconds sooner.
+        from autograder.preflight import MachineFault
         from autograder.sandbox import Sandbox
-        config.stash[SANDBOX] = Sandbox(
-            device=config.getoption("--device"), limits=config.getoption("--limits"), seed=config.stash[SEED],
-            isolation=config.getoption("--isolation")).launch()
+        try:
+            config.stash[SANDBOX] = Sandbox(
+                device=config.getoption("--device"), limits=config.getoption("--limits"), seed=config.stash[SEED],
+                isolation=mode).launch()
+        except MachineFault as exc:
+            raise pytest.UsageError(_refusal(exc)) from None
+    from autograder.modes import mode_line
+    print(mode_line(mode, why), file=sys.stderr)
 
 
 def pytest_sessionstart(session):

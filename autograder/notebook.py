@@ -121,14 +121,23 @@ def grade(rubric_id, namespace, device=None, part=None, filename=None):
         progress.reset(shown)
 
 
+_MODE_SAID = []  # the isolation line is printed once per kernel
+
+
 def check(rubric_id, namespace=None, *, device=None, part=None):
     """Grade rubric item `rubric_id` on the calling notebook; print the result, raise CheckFailed if it fails."""
     namespace = _caller_namespace(1) if namespace is None else namespace
     scored = grade(rubric_id, namespace, device=device, part=part)
+    said = ""
+    if not _MODE_SAID:  # on stdout after the verdict's line: nbgrader scores a cell with stderr 0
+        from autograder.modes import mode_line
+        said = "\n" + mode_line("in-process", "a notebook's check grades the objects your kernel holds, your own "
+                                 "work on your own machine (`./run grade` grades the files, same verdicts)")
+        _MODE_SAID.append(said)
     if scored.passed:
         from autograder.report import shown
-        print(f"{rubric_id}: {scored.points:g}/{scored.max_points:g} points. ok: {shown(scored, scored.title)}")
+        print(f"{rubric_id}: {scored.points:g}/{scored.max_points:g} points. ok: {shown(scored, scored.title)}{said}")
         return None
     print(f"{rubric_id}: {scored.points:g}/{scored.max_points:g} points (checks' seed {_context(device).seed}: "
-          "AUTOGRADER_SEED replays it).")
+          f"AUTOGRADER_SEED replays it).{said}")
     raise CheckFailed(rubric_id, scored.message, scored.points, scored.max_points)

@@ -9,7 +9,9 @@ The copy is assembled from an explicit allow-list, never by deleting from a clon
                         are all hidden (and autograder/checks/hidden.py, always); the expected
                         values in autograder/expected/*.json lose the top-level keys of hidden ids
     grading.yml         the rubric, less its `visibility: hidden` items
-    requirements.txt, constraints.txt, pyproject.toml   as is
+    requirements.txt, pyproject.toml   as is
+    constraints.txt     generated: the course's, less its torch/torchvision pins (this build
+                        machine's choice; a student's platform takes the torch its index offers)
     run                 generated: the root run's venv set-up, with `./run grade` as its only job
     README.md, .gitignore, .student_copy.json           generated (the last one lists every file
                         with its sha256, and marks DEST as a student copy that a re-run may replace)
@@ -51,13 +53,14 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 # The allow-list. Top-level entries copied from the source as they are (when present).
-COPIED_FILES = ("requirements.txt", "constraints.txt", "pyproject.toml")
+COPIED_FILES = ("requirements.txt", "pyproject.toml")
+CONSTRAINTS = "constraints.txt"
 COPIED_TREES = ("assignments",)  # optional
 AUTOGRADER = "autograder"
 RUBRIC = "grading.yml"
 # Generated entries.
 MANIFEST = ".student_copy.json"
-GENERATED = ("run", "README.md", ".gitignore", MANIFEST)
+GENERATED = ("run", CONSTRAINTS, "README.md", ".gitignore", MANIFEST)
 # Always dropped, whatever it registers: the instructor's module of hidden checks.
 HIDDEN_MODULE = Path("autograder/checks/hidden.py")
 
@@ -414,13 +417,19 @@ def student_run(root_run):
     if begin < 0 or end < begin:
         raise BuildError(f"{root_run}: cannot find its set-up block (from `set -euo pipefail` to `job=\"${{1:-}}\"`)")
     setup = text[begin:end]
+    course_default = 'index="${TORCH_INDEX:-$(cat "$VENV/.torch-index" 2>/dev/null || true)}"'
+    if course_default not in setup:
+        raise BuildError(f"{root_run}: cannot find its TORCH_INDEX default ({course_default})")
+    # A student's laptop has no NVIDIA GPU as a rule: torch's CPU-only build unless TORCH_INDEX says otherwise.
+    setup = setup.replace(course_default, course_default.replace("|| true", "|| echo cpu"))
     script = (
         "#!/usr/bin/env bash\n"
         "# `./run grade [--submission PATH] [--grading-out DIR] [--device cpu|cuda]`: grade your work\n"
         "# (= python -m pytest autograder ...); `./run setup`: only build .venv. The first call builds\n"
         "# .venv from requirements.txt + constraints.txt; later calls reuse it and rebuild it only when\n"
-        "# those files change. TORCH_INDEX=cpu ./run setup: torch's CPU-only build (about 200 MB), for a\n"
-        "# computer without an NVIDIA GPU; GAN_COURSE_DRY_RUN=1: print the set-up commands, install nothing.\n"
+        "# those files change. torch is its CPU-only build (about 200 MB) unless TORCH_INDEX names another\n"
+        "# (pypi: PyPI's default, with CUDA on Linux; cu126...); GAN_COURSE_DRY_RUN=1: print the set-up\n"
+        "# commands, install nothing.\n"
         + setup
         + 'job="${1:-}"; shift || true\n'
         'case "$job" in\n'
@@ -434,6 +443,18 @@ def student_run(root_run):
     if bad:
         raise BuildError(f"{root_run}: its set-up block names {bad}, which the student copy does not have")
     return script
+
+
+MACHINE_PINS = ("torch", "torchvision")  # the course machine's build, not every student's platform
+
+
+def student_constraints(text):
+    """The course's constraints less the torch pins: requirements.txt's `torch>=2.0` then takes
+    whatever build the student's platform and index (CPU-only by default) offer."""
+    kept = [line for line in text.splitlines()
+            if re.split(r"[\s=<>!~;\[]", line.strip(), maxsplit=1)[0].lower() not in MACHINE_PINS]
+    return "\n".join(["# The student copy's constraints: torch and torchvision are not pinned here (any 2.x works)."]
+                     + [line for line in kept if line.strip() and not line.startswith("#")]) + "\n"
 
 
 def student_readme(rubric, dropped_hidden):
@@ -481,9 +502,10 @@ py -m venv .venv
 ```
 
 (If PowerShell refuses `.venv\\Scripts\\Activate.ps1`, you do not need it: the lines above call
-the venv's programs by their path.) On Windows the checks run in the grading process itself,
-without the isolation they get on Linux; the scores are the same. (These Windows lines are
-untested: tell the course staff what did not work.)
+the venv's programs by their path.) On macOS and Windows the checks run in the grading process
+itself, without the isolation they get on Linux; the scores are the same, and each grading says in
+one line (`isolation: ...`) which mode ran. (These Windows lines were not run on Windows: tell the
+course staff what did not work.)
 
 ## Grade your work
 
@@ -629,6 +651,7 @@ def assemble(stage, source):
             raise BuildError(f"{source / name} is missing")
         shutil.copyfile(source / name, stage / name)
 
+    _write(stage / CONSTRAINTS, student_constraints((source / CONSTRAINTS).read_text(encoding="utf-8")))
     _write(stage / RUBRIC, filter_rubric_text(rubric_text, hidden))
     _write(stage / "run", student_run(source / "run"), 0o755)
     visible = yaml.safe_load((stage / RUBRIC).read_text(encoding="utf-8"))

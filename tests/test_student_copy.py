@@ -153,10 +153,10 @@ def _dry_run(folder, **env):
     return run.returncode, run.stdout.splitlines(), run.stderr
 
 
-def test_the_copy_s_run_installs_the_cpu_torch_on_request(copy, tmp_path):
-    """TORCH_INDEX=cpu puts torch's CPU-only index on the install of torch and torchvision, before the
-    rest; without it, one install from PyPI. Nothing is installed in a dry run, and the choice made
-    when .venv was built is kept for its rebuilds."""
+def test_the_copy_s_run_installs_the_cpu_torch_by_default(copy, tmp_path):
+    """torch's CPU-only index on the install of torch and torchvision, before the rest, unless
+    TORCH_INDEX=pypi asks for one install from PyPI. Nothing is installed in a dry run, and the
+    choice made when .venv was built is kept for its rebuilds."""
     pip = ".venv/bin/python -m pip install -q --disable-pip-version-check"
     code, steps, err = _dry_run(copy, TORCH_INDEX="cpu")
     assert code == 0, err
@@ -164,13 +164,14 @@ def test_the_copy_s_run_installs_the_cpu_torch_on_request(copy, tmp_path):
                      f"{pip} torch torchvision -c constraints.txt --index-url https://download.pytorch.org/whl/cpu",
                      f"{pip} -r requirements.txt -c constraints.txt"]
     assert not (copy / ".venv").exists()
-    assert _dry_run(copy)[1] == ["python3 -m venv .venv", f"{pip} -r requirements.txt -c constraints.txt"]
+    assert _dry_run(copy)[1] == steps
+    assert _dry_run(copy, TORCH_INDEX="pypi")[1] == ["python3 -m venv .venv", f"{pip} -r requirements.txt -c constraints.txt"]
     code, _, err = _dry_run(copy, TORCH_INDEX="cuda please")
     assert code == 2 and "TORCH_INDEX=cuda please: expected cpu" in err
     folder = shutil.copytree(copy, tmp_path / "copy")
     (folder / ".venv").mkdir()
-    (folder / ".venv/.torch-index").write_text("cpu\n")
-    assert "--index-url https://download.pytorch.org/whl/cpu" in _dry_run(folder)[1][1]
+    (folder / ".venv/.torch-index").write_text("\n")  # built from PyPI: rebuilt from PyPI
+    assert len(_dry_run(folder)[1]) == 2
 
 
 def test_no_solution_code_in_the_copy(copy):
