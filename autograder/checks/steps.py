@@ -11,19 +11,16 @@ Each mistake is charged where it lives: while a step runs, the part's helpers th
 judge (get_noise, onehot, bce, d_loss, g_loss, the VAE's loss...) are replaced by correct ones, and
 train_step runs with correct d_step / g_step in place of the student's, so that a wrong helper costs
 its own item and not every step that calls it. The probe D returns its probabilities shaped as the
-student's own discriminator does ((B, 1, 1, 1), (B, 1) or (B,)), so that losses written for that
-shape work.
+student's own discriminator does ((B, 1, 1, 1), (B, 1) or (B,); conventions.py), so that losses
+written for that shape work.
 
 Each check is split in two (see registry.py): draw makes the real batch, the labels and the probes'
 starting weights; collect rebuilds the probes from those weights, calls the student's function and
 returns the probes' records (calls, gradients, parameters after the call) as plain data; judge
 reads the verdict off those records and never calls student code.
 """
-import contextlib
 import inspect
 import math
-import signal
-import threading
 
 import torch
 import torch.nn as nn
@@ -31,17 +28,13 @@ from scipy import stats
 
 from autograder.checks.diagnose import (correct_d_loss, correct_g_loss, correct_helpers, correct_kl, correct_noise,
                                          correct_onehot, cosine, grads_of, returned, substituted)
-from autograder.checks.registry import CheckFailure, check, raised
-from autograder.tracing import shape_text
+from autograder.checks.conventions import in_d_shapes
+from autograder.checks.registry import CheckFailure, check
 
 NZ, N_CLASSES, BATCH = 100, 10, 16
 STALE = 1e4  # gradient left in .grad before a step: only zero_grad removes it
-PARTS = {"part1_dcgan": {"image": (3, 32, 32), "conditional": False, "discriminators": ("Discriminator",)},
-         "part2_cgan": {"image": (1, 32, 32), "conditional": True,
-                        "discriminators": ("cGANDiscriminator", "cDCGANDiscriminator")}}
-# The shapes a discriminator's output may take (ASSIGNMENT.md, "Equivalent forms"), without the batch:
-# tried in turn when the student's own discriminator cannot tell.
-D_SHAPES = ((1, 1, 1), (1,), ())
+PARTS = {"part1_dcgan": {"image": (3, 32, 32), "conditional": False},
+         "part2_cgan": {"image": (1, 32, 32), "conditional": True}}
 
 
 class ProbeD(nn.Module):
@@ -116,84 +109,6 @@ def fair_helpers(submission, part, **steps):
     """The part's helpers (and, for train_step, its steps) replaced by correct ones: each helper's own
     check judges it (prior, onehot, bce, d_loss, g_loss, vae.*), so a wrong helper is charged once, there."""
     return substituted(submission, part, {**correct_helpers(part), **steps})
-
-
-# ---- the probe D's output shape: the student's own D's ----
-
-
-# How long a student's discriminator may take to say its output shape (a small batch on the CPU takes
-# milliseconds): one that hangs is the architecture checks' to charge, not the steps'.
-SHAPE_PROBE_SECONDS = 2
-
-
-@contextlib.contextmanager
-def _time_limit(seconds):
-    """TimeoutError in the block after `seconds`, where a signal can say so (the main thread: a
-    check's child, the notebook's kernel); elsewhere the block runs unbounded."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def expire(signum, frame):
-        raise TimeoutError(f"did not finish within {seconds} s")
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def _own_d_shapes(submission, part):
-    """{output shape without batch: the student's discriminator classes giving it}, from the part's
-    discriminators that build and return one value per image; empty when none does (a broken D is
-    the architecture checks' business)."""
-    spec, shapes = PARTS[part], {}
-    namespace = submission.parts[part].namespace
-    for name in spec["discriminators"]:
-        cls = namespace.get(name)
-        if not isinstance(cls, type):
-            continue
-        try:
-            with _time_limit(SHAPE_PROBE_SECONDS), torch.random.fork_rng(), torch.no_grad():
-                x = torch.rand(BATCH, *spec["image"]) * 2 - 1
-                out = cls()(x, correct_onehot(torch.arange(BATCH) % N_CLASSES)) if spec["conditional"] else cls()(x)
-        except Exception:  # noqa: BLE001 - this D cannot say its shape (raises, hangs); its own checks say why
-            continue
-        if torch.is_tensor(out) and out.dim() >= 1 and out.size(0) == BATCH and out.numel() == BATCH:
-            shapes.setdefault(tuple(out.shape[1:]), []).append(name)
-    return shapes
-
-
-def with_d_shapes(submission, part, attempt):
-    """attempt(shape) -> records, run with the probe D shaped like each of the student's discriminators:
-    the step must work with every one of them, and the records of the first are judged. When no
-    discriminator of the student's tells its shape, the shapes the contract allows are tried in turn and
-    the first that runs is judged."""
-    own = _own_d_shapes(submission, part)
-    if own:
-        records = None
-        for shape, names in own.items():
-            try:
-                result = attempt(shape)
-            except CheckFailure:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the student's error, told with the shape that caused it
-                raise CheckFailure(f"{raised(exc)} (the step was given a netD that returns {shape_text(shape)}, "
-                                   f"as your {' and '.join(names)} does: the step's losses must accept the shape "
-                                   "of your discriminator's output)") from None
-            records = records or result
-        return records
-    first_error = None
-    for shape in D_SHAPES:
-        try:
-            return attempt(shape)
-        except CheckFailure:
-            raise
-        except Exception as exc:  # noqa: BLE001 - tried with the next shape the contract allows
-            first_error = first_error or exc
-    raise first_error
 
 
 def _probes(part, shape=(1, 1, 1)):
@@ -395,7 +310,7 @@ def d_step_check(part):
             with fair_helpers(submission, part):
                 d_step(netD, netG, optimizerD, x_real, *([y_real] if conditional else []), NZ)
             return {**_records(netD, netG), "grads_at_step": optimizerD.grads_at_step}
-        return with_d_shapes(submission, part, attempt)
+        return in_d_shapes(submission, part, attempt)
 
     def judge(inputs, found, context):
         _one_step(found["grads_at_step"], "D")
@@ -437,7 +352,7 @@ def g_step_check(part):
                 else:
                     g_step(netD, netG, optimizerG, BATCH, NZ, "cpu")
             return {**_records(netD, netG), "grads_at_step": optimizerG.grads_at_step}
-        return with_d_shapes(submission, part, attempt)
+        return in_d_shapes(submission, part, attempt)
 
     def judge(inputs, found, context):
         _one_step(found["grads_at_step"], "G")
