@@ -356,6 +356,9 @@ MUTATIONS = [
     M("vae-encoder-missing-relu", P3,
       "nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 2 * latent_dim)", "nn.Linear(128, 64), nn.Linear(64, 2 * latent_dim)",
       {"vae.encoder": r"layer 4 Linear\(64, 64\): expected ReLU"}),
+    M("vae-encode-splits-the-batch", P3,  # every other check passed it (issue 19): encode's shapes are judged
+      "return h[:, : self.latent_dim], h[:, self.latent_dim :]", "return h[: h.size(0) // 2], h[h.size(0) // 2 :]",
+      {"vae.encoder": r"VAE\.encode returns mu of shape \(2, 64\).*the batch was split in two.*along dim=1"}),
     M("vae-decoder-widths-reversed", P3,
       "nn.Linear(latent_dim + cond_dim, 64), nn.ReLU(), nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 784)",
       "nn.Linear(latent_dim + cond_dim, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 784)",
