@@ -125,6 +125,31 @@ def judge_bce(inputs, found, context):
 check("dcgan.bce", draw=draw_bce, collect=collect_bce, judge=judge_bce)
 
 
+def _smoothed_targets(args, grads, value):
+    """The mistake when a BCE loss trains D's outputs towards constant targets other than 0 and 1 (label
+    smoothing, one- or two-sided): BCE(p, t) gives each output p the gradient (p - t) / (p (1 - p)) / N,
+    so the targets the loss used are read off its gradients. None when that does not explain the value."""
+    if not isinstance(grads, list) or len(grads) != len(args) or any(not torch.is_tensor(g) for g in grads):
+        return None
+    targets = []
+    for p, g in zip(args, grads):
+        p, g = p.double().flatten(), g.double().flatten()
+        t = p - g * p.numel() * p * (1 - p)
+        if float(t.std()) > 1e-3:
+            return None
+        targets.append(round(float(t.mean()), 3))
+    if not agrees(value, sum(correct_bce(p, torch.full_like(p, t)) for p, t in zip(args, targets))):
+        return None
+    if all(t in (0.0, 1.0) for t in targets):
+        return None
+    names = ("D(x)", "D(G(z))") if len(args) == 2 else ("D(G(z))",)
+    course = ("1", "0") if len(args) == 2 else ("1",)
+    shown = ", ".join(f"{t:g} for {n}" for t, n in zip(targets, names))
+    return (f"it is the BCE with targets {shown} (label smoothing{', one-sided' if 0.0 in targets or 1.0 in targets else ''}"
+            f"): the course's loss uses the targets {' and '.join(course)}; build them with torch.ones_like / "
+            "torch.zeros_like (or torch.full(..., 1.0) and 0.0)")
+
+
 def _raised(records):
     """Whether the student's code raised somewhere in collect's records."""
     if isinstance(records, dict):
@@ -169,8 +194,10 @@ def _loss_check(rubric_id, name, formula, mistakes, accepted_scales=(1.0,), help
             value = _value(record["value"], name=name)
             if not any(agrees(value, scale * expected) for scale in accepted_scales):
                 candidates = {label: wrong(*args) for label, wrong in mistakes.items()}
+                smoothed = helpers and _smoothed_targets(args, record.get("grads"), value)
                 raise CheckFailure(f"{name} on random D outputs gives {float(value):.5f}, expected "
-                                   f"{float(expected):.5f}: " + explain([value], candidates, formula.__doc__))
+                                   f"{float(expected):.5f}: " + (smoothed or explain([value], candidates,
+                                                                                     formula.__doc__)))
             reraise(record["grads"])
             if len(record["grads"]) != n_args or any(g is None or not torch.isfinite(g).all() for g in record["grads"]):
                 raise CheckFailure(f"{name} does not give finite gradients to D's outputs: keep it differentiable "
