@@ -146,12 +146,19 @@ def _fill_stale(module):
         p.grad = torch.full_like(p, STALE)
 
 
-def _one_step(grads_at_step, who, optimizer=None, net=None):
+def _one_step(grads_at_step, who, optimizer=None, net=None, backward_seen=False):
+    """The step called its optimizer once, on fresh gradients. backward_seen: the loss's backward() reached
+    the network's outputs, so gradients that are gone at the step were cleared between backward and step."""
     optimizer, net = optimizer or f"optimizer{who}", net or f"net{who}"
     if len(grads_at_step) != 1:
         raise CheckFailure(f"the {who} step must call its optimizer's step() exactly once; it was called "
                            f"{len(grads_at_step)} times")
     grads = [g for g in grads_at_step[0] if g is not None]
+    if (not grads or all(g.abs().sum() == 0 for g in grads)) and backward_seen:
+        raise CheckFailure(f"the {who}'s gradients were cleared between backward() and {optimizer}.step(): "
+                           f"{optimizer}.zero_grad() (or {net}.zero_grad()) placed after backward() erases what "
+                           "backward() computed, so the step updates nothing. Call zero_grad() before the forward "
+                           "pass (or before backward()), never between backward() and step()")
     if not grads or all(g.abs().sum() == 0 for g in grads):
         raise CheckFailure(f"the {who}'s parameters had no gradient when the optimizer stepped: call backward() "
                            f"on the loss before {optimizer}.step()" + (
@@ -313,7 +320,7 @@ def d_step_check(part):
         return in_d_shapes(submission, part, attempt)
 
     def judge(inputs, found, context):
-        _one_step(found["grads_at_step"], "D")
+        _one_step(found["grads_at_step"], "D", backward_seen=any(c["grad"] is not None for c in found["d_calls"]))
         if not _unchanged(found["G_after"], inputs["G"]) or _has_grad(found["G_grads"]):
             raise CheckFailure("the D step reached G: D's loss back-propagated into G's parameters. Detach the fakes "
                                "(netG(z).detach(), or generate them under torch.no_grad())")
@@ -355,7 +362,7 @@ def g_step_check(part):
         return in_d_shapes(submission, part, attempt)
 
     def judge(inputs, found, context):
-        _one_step(found["grads_at_step"], "G")
+        _one_step(found["grads_at_step"], "G")  # D's outputs get gradients from detached fakes too
         if not _unchanged(found["D_after"], inputs["D"]):
             raise CheckFailure("the G step changed D's parameters: only optimizerG may step in g_step")
         _check_modes(found, "G", judged=("D", "G"))
@@ -649,7 +656,8 @@ def collect_vae_step(submission, inputs):
 def judge_vae_step(inputs, found, context):
     if not found["calls"]:
         raise CheckFailure("vae_step never called model(x)")
-    _one_step(found["grads_at_step"], "VAE", optimizer="optimizer", net="model")
+    _one_step(found["grads_at_step"], "VAE", optimizer="optimizer", net="model",
+              backward_seen=any(call["grads"] for call in found["calls"]))
     used = [call for call in found["calls"] if call["grads"]]
     if not used:
         raise CheckFailure("the loss that vae_step back-propagates does not use model(x)'s outputs (x_hat, mu, "
