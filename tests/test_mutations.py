@@ -355,6 +355,10 @@ MUTATIONS = [
       "loss = F.binary_cross_entropy(d_fake, torch.ones(y.size(0)))",
       {"cgan.g_step": r"ValueError: .*the step was given a netD that returns \(B, 1\), as your cGANDiscriminator "
                       r"does"}),
+    M("cgan-g-step-integer-targets", P2,  # torch's BCE refuses them: named from the call, with the fix
+      "loss = F.binary_cross_entropy(d_fake, torch.ones_like(d_fake))",
+      "loss = F.binary_cross_entropy(d_fake, torch.ones_like(d_fake, dtype=torch.long))",
+      {"cgan.g_step": r"targets given to torch's BCE have dtype torch\.int64.*float targets"}),
     M("cgan-d-step-no-detach", P2,
       "x_fake = netG(z, y_real).detach()", "x_fake = netG(z, y_real)",
       {"cgan.d_step": r"D step reached G.*Detach the fakes"}),
