@@ -173,6 +173,20 @@ VARIANTS = [
     ("vae-step-zeroes-the-model-s-gradients", "builders", "part3_vae",
      "    optimizer.zero_grad()\n    x_hat, mu, logvar = model(x)", "    model.zero_grad()\n    x_hat, mu, logvar = model(x)",
      None),
+    ("losses-by-nn-BCELoss-with-targets-of-shape-B", "pytorch_examples", "part1_dcgan",  # pytorch/examples' dcgan
+     "def d_loss(d_real, d_fake):\n    errD_real = bce(d_real, torch.full(d_real.shape, real_label, device=d_real.device))\n"
+     "    errD_fake = bce(d_fake, torch.full(d_fake.shape, fake_label, device=d_fake.device))\n"
+     "    return errD_real + errD_fake\n\n\ndef g_loss(d_fake):\n"
+     "    return bce(d_fake, torch.full(d_fake.shape, real_label, device=d_fake.device))\n\n\n"
+     "def g_loss_minimax(d_fake):\n    return torch.log((1 - d_fake).clamp(min=1e-12)).mean()\n",
+     "criterion = nn.BCELoss()\n\n\ndef d_loss(d_real, d_fake):\n    b_size = d_real.size(0)\n"
+     "    errD_real = criterion(d_real, torch.full((b_size,), real_label, device=d_real.device))\n"
+     "    errD_fake = criterion(d_fake, torch.full((b_size,), fake_label, device=d_fake.device))\n"
+     "    return errD_real + errD_fake\n\n\ndef g_loss(d_fake):\n"
+     "    return criterion(d_fake, torch.full((d_fake.size(0),), real_label, device=d_fake.device))\n\n\n"
+     "def g_loss_minimax(d_fake):\n"
+     "    return -F.binary_cross_entropy(d_fake, torch.full((d_fake.size(0),), fake_label, device=d_fake.device))\n"
+     "\n\nimport torch.nn.functional as F\n", None),
     ("vae-logvar-head-computed-first", "pytorch_examples", "part3_vae",
      "        return self.fc21(h1), self.fc22(h1)", "        logvar = self.fc22(h1)\n        return self.fc21(h1), logvar",
      None),

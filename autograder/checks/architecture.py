@@ -32,7 +32,7 @@ class Network:
     method: str = None  # call this method instead of forward (VAE encode / decode)
     kwargs: tuple = ()  # constructor arguments as (name, value) pairs; none: the course's defaults
     channels_only: bool = False  # judge only the layers' channel counts (what width arguments control)
-    output: object = None  # "probability" for a D, the image shape (C, H, W) for a G, None otherwise
+    output: object = None  # "probability" for a D, the image shape (C, H, W) for a G, names of a pair of (B, d)
 
 
 IMAGE, NOISE, ONEHOT, FLAT = "image", "noise", "onehot", "flat"
@@ -50,7 +50,7 @@ NETWORKS = {
                                      (("x", IMAGE, (1, 32, 32)), ("y", ONEHOT, (10, 1, 1))), output="probability"),
     "cgan.fc_generator": Network("part2_cgan", "cGANGenerator",
                                  (("z", NOISE, (100, 1, 1)), ("y", ONEHOT, (10, 1, 1))), output=(1, 32, 32)),
-    "vae.encoder": Network("part3_vae", "VAE", (("x", FLAT, (784,)),), method="encode"),
+    "vae.encoder": Network("part3_vae", "VAE", (("x", FLAT, (784,)),), method="encode", output=("mu", "logvar")),
     "vae.decoder": Network("part3_vae", "VAE", (("z", NOISE, (32,)),), method="decode"),
 }
 
@@ -222,6 +222,25 @@ def _compare_failed(name, expected, found, error):
     raise CheckFailure(f"{name}'s forward pass failed: {error}")
 
 
+LATENT = 32  # the VAE's latent_dim by default
+
+
+def _check_pair(name, network, shapes):
+    """encode returns (mu, logvar), each (B, latent_dim): the course's code feeds them to reparameterize and
+    the KL, which work per example. A split along the batch (h[:B//2], h[B//2:]) has the wrong shapes."""
+    expected = (BATCH, LATENT)
+    if not isinstance(shapes, list) or len(shapes) != len(network.output):
+        raise CheckFailure(f"{name} returns {shapes if isinstance(shapes, str) else 'something else'}: expected the "
+                           f"pair ({', '.join(network.output)}), each of shape (B, {LATENT})")
+    for what, shape in zip(network.output, shapes):
+        if tuple(shape) != expected:
+            cause = (f": the batch was split in two (h[:B // 2], h[B // 2:]?); split the {2 * LATENT} features of "
+                     f"the last layer along dim=1 (h[:, :{LATENT}], h[:, {LATENT}:] or h.chunk(2, dim=1))"
+                     if len(shape) == 2 and shape[0] * 2 == BATCH and shape[1] == 2 * LATENT else "")
+            raise CheckFailure(f"{name} returns {what} of shape {tuple(shape)} for a batch of {BATCH}: expected "
+                               f"{expected} (B, latent_dim){cause}")
+
+
 def _check_output(name, network, inputs, output):
     if network.output == "probability":
         if output.numel() != BATCH:
@@ -300,6 +319,8 @@ def collect_architecture(network):
         except FailedTrace as exc:  # judge names the layer, from the layers traced up to it
             return {"sections": _data(exc.sections), "error": raised(exc.__cause__)}
         found = {"sections": _data(sections), "output": returned(output)}
+        if isinstance(output, (tuple, list)):
+            found["output_shapes"] = [list(t.shape) if torch.is_tensor(t) else type(t).__name__ for t in output]
         if "y" in inputs:
             found["conditioning"] = _conditional_outputs(model, inputs)
         return found
@@ -316,7 +337,9 @@ def judge_architecture(rubric_id, network):
             expected, sections = channels(expected), channels(sections)
         compare_sections(name, expected, sections, found.get("error"))
         output = found.get("output")
-        if torch.is_tensor(output) and not network.channels_only:
+        if isinstance(network.output, tuple) and isinstance(network.output[0], str):
+            _check_pair(name, network, found.get("output_shapes", type_name(output)))
+        elif torch.is_tensor(output) and not network.channels_only:
             _check_output(name, network, inputs, output)
         _check_conditioning(name, inputs, found)
     return judge

@@ -11,12 +11,13 @@ alone. The bce check records calls into torch's BCE functions: the notebook asks
 """
 import torch
 import torch.nn.functional as F
-from torch.overrides import TorchFunctionMode
 
 from autograder.checks.diagnose import (agrees, both_ways, call, correct_bce, correct_d_loss, correct_g_loss,
                                         correct_g_loss_minimax, either_way, explain, grads_of, reraise, returned,
                                         type_name)
+from autograder.checks.conventions import BCECalls, bce_call_mistake, in_d_shapes, own_d_shapes, shaped
 from autograder.checks.registry import CheckFailure, check
+from autograder.tracing import shape_text
 
 PART = "part1_dcgan"
 EXTREMES = ((0.0, 1.0), (1.0, 0.0), (0.0, 0.0), (1.0, 1.0))
@@ -40,33 +41,21 @@ def _value(found, name):
     return found.reshape(())
 
 
-def _run_loss(fn, *args, leaves=None):
+def _run_loss(fn, *args, leaves=None, note=""):
     """collect's record of one loss call on args: the value, then the gradients that backward() gave
-    the leaves (by default the args themselves), or {"raised": ...} where the student's code raised."""
+    the leaves (by default the args themselves), or {"raised": ...} where the student's code raised
+    (followed by `note`, and by the mistake in its calls of torch's BCE if one explains it)."""
     leaves = args if leaves is None else leaves
-    out, error = call(fn, *args)
+    with BCECalls() as torch_bce:
+        out, error = call(fn, *args)
     if error:
-        return {"value": error}
+        mistake = bce_call_mistake(torch_bce.calls)
+        return {"value": {"raised": error["raised"] + note + (f": {mistake}" if mistake else "")}}
     record = {"value": returned(out)}
     if _is_scalar(out):
         _, error = call(lambda: out.reshape(()).backward())
         record["grads"] = error or grads_of(leaves)
     return record
-
-
-class TorchBCECalls(TorchFunctionMode):
-    """Records the names of torch's BCE functions called inside the block, however they are reached
-    (F.binary_cross_entropy under any alias, nn.BCELoss, the with-logits forms, torch._C's kernels)."""
-
-    def __init__(self):
-        super().__init__()
-        self.names = []
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        name = f"{getattr(func, '__module__', None) or 'torch'}.{getattr(func, '__name__', func)}"
-        if "binary_cross_entropy" in name and name not in self.names:
-            self.names.append(name)
-        return func(*args, **(kwargs or {}))
 
 
 def draw_bce(context):
@@ -77,7 +66,7 @@ def draw_bce(context):
 def collect_bce(submission, inputs):
     bce = submission.get(PART, "bce")
     found = {}
-    with TorchBCECalls() as torch_bce:
+    with BCECalls() as torch_bce:
         for label in ("hard", "soft"):
             out, error = call(bce, inputs["p"].clone(), inputs[label].clone())
             found[label] = error or returned(out)
@@ -136,6 +125,52 @@ def judge_bce(inputs, found, context):
 check("dcgan.bce", draw=draw_bce, collect=collect_bce, judge=judge_bce)
 
 
+def _smoothed_targets(args, grads, value):
+    """The mistake when a BCE loss trains D's outputs towards constant targets other than 0 and 1 (label
+    smoothing, one- or two-sided): BCE(p, t) gives each output p the gradient (p - t) / (p (1 - p)) / N,
+    so the targets the loss used are read off its gradients. None when that does not explain the value."""
+    if not isinstance(grads, list) or len(grads) != len(args) or any(not torch.is_tensor(g) for g in grads):
+        return None
+    targets = []
+    for p, g in zip(args, grads):
+        p, g = p.double().flatten(), g.double().flatten()
+        t = p - g * p.numel() * p * (1 - p)
+        if float(t.std()) > 1e-3:
+            return None
+        targets.append(round(float(t.mean()), 3))
+    if not agrees(value, sum(correct_bce(p, torch.full_like(p, t)) for p, t in zip(args, targets))):
+        return None
+    if all(t in (0.0, 1.0) for t in targets):
+        return None
+    names = ("D(x)", "D(G(z))") if len(args) == 2 else ("D(G(z))",)
+    course = ("1", "0") if len(args) == 2 else ("1",)
+    shown = ", ".join(f"{t:g} for {n}" for t, n in zip(targets, names))
+    return (f"it is the BCE with targets {shown} (label smoothing{', one-sided' if 0.0 in targets or 1.0 in targets else ''}"
+            f"): the course's loss uses the targets {' and '.join(course)}; build them with torch.ones_like / "
+            "torch.zeros_like (or torch.full(..., 1.0) and 0.0)")
+
+
+def _raised(records):
+    """Whether the student's code raised somewhere in collect's records."""
+    if isinstance(records, dict):
+        return "raised" in records or any(_raised(v) for v in records.values())
+    return isinstance(records, (list, tuple)) and any(_raised(v) for v in records)
+
+
+def in_own_shapes(submission, name, attempt):
+    """attempt(shape, note) -> records, with D's outputs shaped as the student's own D returns them
+    (conventions.py): a loss must accept the shape of the student's discriminator's output. `note` says
+    so in the message of a loss that raised."""
+    own = own_d_shapes(submission, PART)
+
+    def note(shape):
+        names = own.get(shape)
+        return (f" ({name} was given D's outputs shaped {shape_text(shape)}"
+                + (f", as your {' and '.join(names)} returns them: it must accept the shape of your discriminator's "
+                   "output)" if names else ")"))
+    return in_d_shapes(submission, PART, lambda shape: attempt(shape, note(shape)), failed=_raised)
+
+
 def _loss_check(rubric_id, name, formula, mistakes, accepted_scales=(1.0,), helpers=("bce",)):
     """Check loss `name`(*probabilities) against `formula`, naming the mistake it matches if not."""
     n_args = formula.__code__.co_argcount
@@ -144,10 +179,12 @@ def _loss_check(rubric_id, name, formula, mistakes, accepted_scales=(1.0,), help
         return {"args": [_probabilities() for _ in range(n_args)]}
 
     def collect(submission, inputs):
-        def run():
-            fn = submission.get(PART, name)
-            return _run_loss(fn, *(a.clone().requires_grad_() for a in inputs["args"]))
-        return both_ways(submission, PART, helpers, run)
+        def attempt(shape, note):
+            def run():
+                fn = submission.get(PART, name)
+                return _run_loss(fn, *(shaped(a, shape).clone().requires_grad_() for a in inputs["args"]), note=note)
+            return both_ways(submission, PART, helpers, run)
+        return in_own_shapes(submission, name, attempt)
 
     def judge(inputs, found, context):
         args = inputs["args"]
@@ -157,8 +194,10 @@ def _loss_check(rubric_id, name, formula, mistakes, accepted_scales=(1.0,), help
             value = _value(record["value"], name=name)
             if not any(agrees(value, scale * expected) for scale in accepted_scales):
                 candidates = {label: wrong(*args) for label, wrong in mistakes.items()}
+                smoothed = helpers and _smoothed_targets(args, record.get("grads"), value)
                 raise CheckFailure(f"{name} on random D outputs gives {float(value):.5f}, expected "
-                                   f"{float(expected):.5f}: " + explain([value], candidates, formula.__doc__))
+                                   f"{float(expected):.5f}: " + (smoothed or explain([value], candidates,
+                                                                                     formula.__doc__)))
             reraise(record["grads"])
             if len(record["grads"]) != n_args or any(g is None or not torch.isfinite(g).all() for g in record["grads"]):
                 raise CheckFailure(f"{name} does not give finite gradients to D's outputs: keep it differentiable "
@@ -237,19 +276,21 @@ def draw_saturation(context):
 
 
 def collect_saturation(submission, inputs):
-    def run():
-        found = {}
-        for name in G_LOSSES:
-            fn, error = call(submission.get, PART, name)
-            if error:  # not defined: charged by its own item
-                found[name] = {"random": error}
-                continue
-            value, error = call(fn, inputs["probabilities"].clone())
-            logits = torch.full((16, 1, 1, 1), SATURATED_LOGIT, requires_grad=True)
-            found[name] = {"random": error or returned(value),
-                           **_run_loss(fn, torch.sigmoid(logits), leaves=[logits])}
-        return found
-    return both_ways(submission, PART, ("bce",), run)
+    def attempt(shape, note):
+        def run():
+            found = {}
+            for name in G_LOSSES:
+                fn, error = call(submission.get, PART, name)
+                if error:  # not defined: charged by its own item
+                    found[name] = {"random": error}
+                    continue
+                value, error = call(fn, shaped(inputs["probabilities"], shape).clone())
+                logits = torch.full((16, *shape), SATURATED_LOGIT, requires_grad=True)
+                found[name] = {"random": error or returned(value),
+                               **_run_loss(fn, torch.sigmoid(logits), leaves=[logits], note=note)}
+            return found
+        return both_ways(submission, PART, ("bce",), run)
+    return in_own_shapes(submission, "each G loss", attempt)
 
 
 def _saturated_gradient(loss):

@@ -11,19 +11,16 @@ Each mistake is charged where it lives: while a step runs, the part's helpers th
 judge (get_noise, onehot, bce, d_loss, g_loss, the VAE's loss...) are replaced by correct ones, and
 train_step runs with correct d_step / g_step in place of the student's, so that a wrong helper costs
 its own item and not every step that calls it. The probe D returns its probabilities shaped as the
-student's own discriminator does ((B, 1, 1, 1), (B, 1) or (B,)), so that losses written for that
-shape work.
+student's own discriminator does ((B, 1, 1, 1), (B, 1) or (B,); conventions.py), so that losses
+written for that shape work.
 
 Each check is split in two (see registry.py): draw makes the real batch, the labels and the probes'
 starting weights; collect rebuilds the probes from those weights, calls the student's function and
 returns the probes' records (calls, gradients, parameters after the call) as plain data; judge
 reads the verdict off those records and never calls student code.
 """
-import contextlib
 import inspect
 import math
-import signal
-import threading
 
 import torch
 import torch.nn as nn
@@ -31,17 +28,13 @@ from scipy import stats
 
 from autograder.checks.diagnose import (correct_d_loss, correct_g_loss, correct_helpers, correct_kl, correct_noise,
                                          correct_onehot, cosine, grads_of, returned, substituted)
-from autograder.checks.registry import CheckFailure, check, raised
-from autograder.tracing import shape_text
+from autograder.checks.conventions import in_d_shapes
+from autograder.checks.registry import CheckFailure, check
 
 NZ, N_CLASSES, BATCH = 100, 10, 16
 STALE = 1e4  # gradient left in .grad before a step: only zero_grad removes it
-PARTS = {"part1_dcgan": {"image": (3, 32, 32), "conditional": False, "discriminators": ("Discriminator",)},
-         "part2_cgan": {"image": (1, 32, 32), "conditional": True,
-                        "discriminators": ("cGANDiscriminator", "cDCGANDiscriminator")}}
-# The shapes a discriminator's output may take (ASSIGNMENT.md, "Equivalent forms"), without the batch:
-# tried in turn when the student's own discriminator cannot tell.
-D_SHAPES = ((1, 1, 1), (1,), ())
+PARTS = {"part1_dcgan": {"image": (3, 32, 32), "conditional": False},
+         "part2_cgan": {"image": (1, 32, 32), "conditional": True}}
 
 
 class ProbeD(nn.Module):
@@ -118,84 +111,6 @@ def fair_helpers(submission, part, **steps):
     return substituted(submission, part, {**correct_helpers(part), **steps})
 
 
-# ---- the probe D's output shape: the student's own D's ----
-
-
-# How long a student's discriminator may take to say its output shape (a small batch on the CPU takes
-# milliseconds): one that hangs is the architecture checks' to charge, not the steps'.
-SHAPE_PROBE_SECONDS = 2
-
-
-@contextlib.contextmanager
-def _time_limit(seconds):
-    """TimeoutError in the block after `seconds`, where a signal can say so (the main thread: a
-    check's child, the notebook's kernel); elsewhere the block runs unbounded."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def expire(signum, frame):
-        raise TimeoutError(f"did not finish within {seconds} s")
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def _own_d_shapes(submission, part):
-    """{output shape without batch: the student's discriminator classes giving it}, from the part's
-    discriminators that build and return one value per image; empty when none does (a broken D is
-    the architecture checks' business)."""
-    spec, shapes = PARTS[part], {}
-    namespace = submission.parts[part].namespace
-    for name in spec["discriminators"]:
-        cls = namespace.get(name)
-        if not isinstance(cls, type):
-            continue
-        try:
-            with _time_limit(SHAPE_PROBE_SECONDS), torch.random.fork_rng(), torch.no_grad():
-                x = torch.rand(BATCH, *spec["image"]) * 2 - 1
-                out = cls()(x, correct_onehot(torch.arange(BATCH) % N_CLASSES)) if spec["conditional"] else cls()(x)
-        except Exception:  # noqa: BLE001 - this D cannot say its shape (raises, hangs); its own checks say why
-            continue
-        if torch.is_tensor(out) and out.dim() >= 1 and out.size(0) == BATCH and out.numel() == BATCH:
-            shapes.setdefault(tuple(out.shape[1:]), []).append(name)
-    return shapes
-
-
-def with_d_shapes(submission, part, attempt):
-    """attempt(shape) -> records, run with the probe D shaped like each of the student's discriminators:
-    the step must work with every one of them, and the records of the first are judged. When no
-    discriminator of the student's tells its shape, the shapes the contract allows are tried in turn and
-    the first that runs is judged."""
-    own = _own_d_shapes(submission, part)
-    if own:
-        records = None
-        for shape, names in own.items():
-            try:
-                result = attempt(shape)
-            except CheckFailure:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the student's error, told with the shape that caused it
-                raise CheckFailure(f"{raised(exc)} (the step was given a netD that returns {shape_text(shape)}, "
-                                   f"as your {' and '.join(names)} does: the step's losses must accept the shape "
-                                   "of your discriminator's output)") from None
-            records = records or result
-        return records
-    first_error = None
-    for shape in D_SHAPES:
-        try:
-            return attempt(shape)
-        except CheckFailure:
-            raise
-        except Exception as exc:  # noqa: BLE001 - tried with the next shape the contract allows
-            first_error = first_error or exc
-    raise first_error
-
-
 def _probes(part, shape=(1, 1, 1)):
     spec = PARTS[part]
     return ProbeD(spec["image"], spec["conditional"], shape), ProbeG(spec["image"], spec["conditional"])
@@ -231,12 +146,19 @@ def _fill_stale(module):
         p.grad = torch.full_like(p, STALE)
 
 
-def _one_step(grads_at_step, who, optimizer=None, net=None):
+def _one_step(grads_at_step, who, optimizer=None, net=None, backward_seen=False):
+    """The step called its optimizer once, on fresh gradients. backward_seen: the loss's backward() reached
+    the network's outputs, so gradients that are gone at the step were cleared between backward and step."""
     optimizer, net = optimizer or f"optimizer{who}", net or f"net{who}"
     if len(grads_at_step) != 1:
         raise CheckFailure(f"the {who} step must call its optimizer's step() exactly once; it was called "
                            f"{len(grads_at_step)} times")
     grads = [g for g in grads_at_step[0] if g is not None]
+    if (not grads or all(g.abs().sum() == 0 for g in grads)) and backward_seen:
+        raise CheckFailure(f"the {who}'s gradients were cleared between backward() and {optimizer}.step(): "
+                           f"{optimizer}.zero_grad() (or {net}.zero_grad()) placed after backward() erases what "
+                           "backward() computed, so the step updates nothing. Call zero_grad() before the forward "
+                           "pass (or before backward()), never between backward() and step()")
     if not grads or all(g.abs().sum() == 0 for g in grads):
         raise CheckFailure(f"the {who}'s parameters had no gradient when the optimizer stepped: call backward() "
                            f"on the loss before {optimizer}.step()" + (
@@ -395,10 +317,10 @@ def d_step_check(part):
             with fair_helpers(submission, part):
                 d_step(netD, netG, optimizerD, x_real, *([y_real] if conditional else []), NZ)
             return {**_records(netD, netG), "grads_at_step": optimizerD.grads_at_step}
-        return with_d_shapes(submission, part, attempt)
+        return in_d_shapes(submission, part, attempt)
 
     def judge(inputs, found, context):
-        _one_step(found["grads_at_step"], "D")
+        _one_step(found["grads_at_step"], "D", backward_seen=any(c["grad"] is not None for c in found["d_calls"]))
         if not _unchanged(found["G_after"], inputs["G"]) or _has_grad(found["G_grads"]):
             raise CheckFailure("the D step reached G: D's loss back-propagated into G's parameters. Detach the fakes "
                                "(netG(z).detach(), or generate them under torch.no_grad())")
@@ -437,10 +359,10 @@ def g_step_check(part):
                 else:
                     g_step(netD, netG, optimizerG, BATCH, NZ, "cpu")
             return {**_records(netD, netG), "grads_at_step": optimizerG.grads_at_step}
-        return with_d_shapes(submission, part, attempt)
+        return in_d_shapes(submission, part, attempt)
 
     def judge(inputs, found, context):
-        _one_step(found["grads_at_step"], "G")
+        _one_step(found["grads_at_step"], "G")  # D's outputs get gradients from detached fakes too
         if not _unchanged(found["D_after"], inputs["D"]):
             raise CheckFailure("the G step changed D's parameters: only optimizerG may step in g_step")
         _check_modes(found, "G", judged=("D", "G"))
@@ -734,7 +656,8 @@ def collect_vae_step(submission, inputs):
 def judge_vae_step(inputs, found, context):
     if not found["calls"]:
         raise CheckFailure("vae_step never called model(x)")
-    _one_step(found["grads_at_step"], "VAE", optimizer="optimizer", net="model")
+    _one_step(found["grads_at_step"], "VAE", optimizer="optimizer", net="model",
+              backward_seen=any(call["grads"] for call in found["calls"]))
     used = [call for call in found["calls"] if call["grads"]]
     if not used:
         raise CheckFailure("the loss that vae_step back-propagates does not use model(x)'s outputs (x_hat, mu, "

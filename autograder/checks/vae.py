@@ -107,6 +107,7 @@ def collect_reparameterize(submission, inputs):
     found = {"z": returned(z)}
     if not torch.is_tensor(z):
         return found
+    found["requires_grad"] = z.requires_grad
     _, found["backward"] = call(lambda: z.sum().backward())
     found["mu_grad"], found["logvar_grad"] = grads_of((mu, logvar))
     repeat, error = call(lambda: torch.equal(reparameterize(mu, logvar), reparameterize(mu, logvar)))
@@ -156,6 +157,11 @@ def judge_reparameterize(inputs, found, context):
         cause = causes[nearest] if abs(std / nearest - 1) < 0.05 else "expected sigma = exp(0.5 * logvar)"
         raise CheckFailure(f"z has standard deviation {std:.2f} where sigma = {sigma:.2f} (logvar = {logvar0:.2f}): "
                            + cause)
+    if found.get("requires_grad") is False:
+        raise CheckFailure("reparameterize's z carries no gradient back to mu and logvar (backward() through it "
+                           "fails): z was drawn outside the graph, e.g. Normal(mu, sigma).sample() or a .detach(). "
+                           "Use the reparameterization trick: mu + torch.randn_like(mu) * torch.exp(0.5 * logvar), "
+                           "or Normal(mu, sigma).rsample()")
     reraise(found["backward"])
     mu_grad, logvar_grad = found["mu_grad"], found["logvar_grad"]
     if mu_grad is None or logvar_grad is None or logvar_grad.abs().sum() == 0:
