@@ -7,6 +7,7 @@ caught (an expected item lost points), charged_right (exactly the expected items
 other), named (an expected item's message matches one of its name_words).
 
     python tests/blind_corpus/measure.py --out /tmp/blind.json [--only ID,ID] [--seed 0]
+    python tests/blind_corpus/measure.py --summarize /tmp/blind.json --out /tmp/blind.json  # re-print
 """
 import argparse
 import json
@@ -133,43 +134,23 @@ def shorten(text, n=160):
     return text if len(text) <= n else text[:n - 3] + "..."
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True, help="JSON file of the results")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--only", help="comma-separated mistake ids (default: all, and the styles)")
-    args = parser.parse_args()
-    mistakes = load_mistakes()
-    if args.only:
-        wanted = set(args.only.split(","))
-        mistakes = [m for m in mistakes if m["id"] in wanted]
-    start = time.time()
-    style_results = [] if args.only else [measure_style(s, args.seed) for s in styles()]
+def summarize(style_results, results):
+    """The rates, and a printed table of what went wrong (false fails, misses, wrong charges, unnamed)."""
     for s in style_results:
         print(f"style {s['style']:<16} false fails: {len(s['false_fails'])} items, {s['points_lost']} points lost")
         for item, message in s["false_fails"].items():
             print(f"    {item}: {shorten(message)}")
-    results = []
-    for bundle in bundles(mistakes):
-        for r in measure_bundle(bundle, args.seed):
-            results.append(r)
-            flags = "".join(c if r[k] else "-" for c, k in (("C", "caught"), ("R", "charged_right"), ("N", "named")))
-            print(f"{flags} {r['id']:<42} expect {','.join(r['expect'])}; charged {','.join(r['charged']) or 'nothing'}",
-                  flush=True)
     n = len(results) or 1
     rates = {k: sum(r[k] for r in results) / n for k in ("caught", "charged_right", "named")}
     base_fails = {s["style"]: set(s["false_fails"]) for s in style_results}
     for r in results:  # the items the base style already loses, apart: a false fail, not this mistake's charge
         if r["base"] in base_fails:
-            extra = set(r["charged"]) - set(r["expect"]) - base_fails[r["base"]]
-            r["charged_right_apart_from_base_fails"] = r["caught"] and not extra
+            r["charged_right_apart_from_base_fails"] = r["caught"] and not (
+                set(r["charged"]) - set(r["expect"]) - base_fails[r["base"]])
     if style_results:
         rates["charged_right_apart_from_base_fails"] = sum(r["charged_right_apart_from_base_fails"] for r in results) / n
     caught = [r for r in results if r["caught"]]
     rates["named_among_caught"] = sum(r["named"] for r in caught) / (len(caught) or 1)
-    print(f"\n{len(results)} mistakes: caught {rates['caught']:.0%}, charged right {rates['charged_right']:.0%}, "
-          f"named {rates['named']:.0%} ({rates['named_among_caught']:.0%} of the caught); "
-          f"false fails: " + ", ".join(f"{s['style']} {len(s['false_fails'])}" for s in style_results))
     for label, key in (("not caught", "caught"), ("wrongly charged", "charged_right"), ("not named", "named")):
         bad = [r for r in results if not r[key]]
         if bad:
@@ -177,6 +158,40 @@ def main():
             for r in bad:
                 said = "; ".join(f"{i}: {shorten(msg, 140)}" for i, msg in r["messages"].items()) or "full marks"
                 print(f"  {r['id']}: {said}")
+    print(f"\n{len(results)} mistakes: caught {rates['caught']:.0%}, charged right {rates['charged_right']:.0%}"
+          + (f" ({rates['charged_right_apart_from_base_fails']:.0%} apart from the base styles' false fails)"
+             if style_results else "")
+          + f", named {rates['named']:.0%} ({rates['named_among_caught']:.0%} of the caught); false fails: "
+          + ", ".join(f"{s['style']} {len(s['false_fails'])}" for s in style_results))
+    return rates
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", required=True, help="JSON file of the results")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only", help="comma-separated mistake ids (default: all, and the styles)")
+    parser.add_argument("--summarize", metavar="JSON", help="summarize an earlier run's JSON instead of grading")
+    args = parser.parse_args()
+    if args.summarize:
+        earlier = json.loads(Path(args.summarize).read_text())
+        earlier["rates"] = summarize(earlier["styles"], earlier["mistakes"])
+        Path(args.out).write_text(json.dumps(earlier, indent=1))
+        return
+    mistakes = load_mistakes()
+    if args.only:
+        wanted = set(args.only.split(","))
+        mistakes = [m for m in mistakes if m["id"] in wanted]
+    start = time.time()
+    style_results = [] if args.only else [measure_style(s, args.seed) for s in styles()]
+    results = []
+    for bundle in bundles(mistakes):
+        for r in measure_bundle(bundle, args.seed):
+            results.append(r)
+            flags = "".join(c if r[k] else "-" for c, k in (("C", "caught"), ("R", "charged_right"), ("N", "named")))
+            print(f"{flags} {r['id']:<42} expect {','.join(r['expect'])}; charged {','.join(r['charged']) or 'nothing'}",
+                  flush=True)
+    rates = summarize(style_results, results)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     Path(args.out).write_text(json.dumps({"commit": commit, "seed": args.seed, "seconds": round(time.time() - start),
                                           "rates": rates, "styles": style_results, "mistakes": results}, indent=1))
