@@ -175,7 +175,7 @@ def main():
     args = parser.parse_args()
     if args.summarize:
         earlier = json.loads(Path(args.summarize).read_text())
-        earlier["rates"] = summarize(earlier["styles"], earlier["mistakes"])
+        earlier["rates"] = summarize(earlier["styles"], earlier["mistakes"])  # a partial run: the rates of its part
         Path(args.out).write_text(json.dumps(earlier, indent=1))
         return
     mistakes = load_mistakes()
@@ -183,18 +183,22 @@ def main():
         wanted = set(args.only.split(","))
         mistakes = [m for m in mistakes if m["id"] in wanted]
     start = time.time()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
     style_results = [] if args.only else [measure_style(s, args.seed) for s in styles()]
     results = []
+
+    def save(rates=None):  # after each bundle too: a run cut short (an hour on 2 loaded cores) keeps its results
+        Path(args.out).write_text(json.dumps({"commit": commit, "seed": args.seed, "seconds": round(time.time() - start),
+                                              "complete": rates is not None, "rates": rates,
+                                              "styles": style_results, "mistakes": results}, indent=1))
     for bundle in bundles(mistakes):
         for r in measure_bundle(bundle, args.seed):
             results.append(r)
             flags = "".join(c if r[k] else "-" for c, k in (("C", "caught"), ("R", "charged_right"), ("N", "named")))
             print(f"{flags} {r['id']:<42} expect {','.join(r['expect'])}; charged {','.join(r['charged']) or 'nothing'}",
                   flush=True)
-    rates = summarize(style_results, results)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
-    Path(args.out).write_text(json.dumps({"commit": commit, "seed": args.seed, "seconds": round(time.time() - start),
-                                          "rates": rates, "styles": style_results, "mistakes": results}, indent=1))
+        save()
+    save(summarize(style_results, results))
     print(f"\nwritten: {args.out}")
 
 
