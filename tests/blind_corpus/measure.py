@@ -107,9 +107,10 @@ def bundles(mistakes):
     groups = {}
     for m in mistakes:
         groups.setdefault(m["base"], {}).setdefault(m["file"], []).append(m)
-    for per_file in groups.values():
-        while any(per_file.values()):
-            yield [queue.pop(0) for queue in per_file.values() if queue]
+    while any(any(per_file.values()) for per_file in groups.values()):  # the styles in turn: a cut run is a fair sample
+        for per_file in groups.values():
+            if any(per_file.values()):
+                yield [queue.pop(0) for queue in per_file.values() if queue]
 
 
 def measure_bundle(bundle, seed):
