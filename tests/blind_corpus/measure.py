@@ -157,7 +157,8 @@ def summarize(style_results, results):
         if bad:
             print(f"\n{label} ({len(bad)}):")
             for r in bad:
-                said = "; ".join(f"{i}: {shorten(msg, 140)}" for i, msg in r["messages"].items()) or "full marks"
+                said = "; ".join(f"{i}: {shorten(msg, 140)}" for i, msg in r["messages"].items()) or (
+                    "(message not kept)" if r.get("messages_not_kept") else "full marks")
                 print(f"  {r['id']}: {said}")
     print(f"\n{len(results)} mistakes: caught {rates['caught']:.0%}, charged right {rates['charged_right']:.0%}"
           + (f" ({rates['charged_right_apart_from_base_fails']:.0%} apart from the base styles' false fails)"
