@@ -391,6 +391,13 @@ MUTATIONS = [
       "return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)",
       "return torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).sample()",
       {"vae.reparameterize": r"carries no gradient back to mu and logvar.*\.sample\(\).*\.rsample\(\)"}),
+    M("vae-forward-decodes-mu", P3,  # no check called forward before (issue 19's blind corpus)
+      "return self.decode(reparameterize(mu, logvar)), mu, logvar", "return self.decode(mu), mu, logvar",
+      {"vae.reparameterize": r"VAE\.forward\(x\) returned the same x_hat twice.*decodes mu"}),
+    M("vae-forward-samples-without-gradient", P3,
+      "return self.decode(reparameterize(mu, logvar)), mu, logvar",
+      "return self.decode(torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).sample()), mu, logvar",
+      {"vae.reparameterize": r"x_hat carries no gradient back to the encoder.*\.sample\(\)"}),
     M("vae-reparameterize-no-noise", P3,
       "return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)", "return mu",
       {"vae.reparameterize": r"no noise is drawn"}),

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from scipy import stats
 
-from autograder.checks.diagnose import (agrees, both_ways, call, correct_kl, either_way, explain, grads_of, reraise,
-                                        returned, type_name)
+from autograder.checks.diagnose import (agrees, both_ways, call, correct_helpers, correct_kl, either_way, explain,
+                                        grads_of, reraise, returned, substituted, type_name)
 from autograder.checks.registry import CheckFailure, check
 
 PART = "part3_vae"
@@ -96,7 +96,8 @@ def draw_reparameterize(context):
     sigma = float(torch.empty(()).uniform_(2.0, 3.0))
     mu = float(torch.empty(()).uniform_(0.5, 1.5)) * (1 if torch.rand(()) < 0.5 else -1)  # |mu| >> tolerance
     return {"mu": mu, "logvar": 2 * math.log(sigma),
-            "mu_each": torch.randn(2_000, LATENT), "logvar_each": torch.empty(2_000, LATENT).uniform_(-2.0, 2.0)}
+            "mu_each": torch.randn(2_000, LATENT), "logvar_each": torch.empty(2_000, LATENT).uniform_(-2.0, 2.0),
+            "x": torch.rand(16, 784)}
 
 
 def collect_reparameterize(submission, inputs):
@@ -114,7 +115,40 @@ def collect_reparameterize(submission, inputs):
     found["repeat"] = error or bool(repeat)
     each, error = call(reparameterize, inputs["mu_each"].clone(), inputs["logvar_each"].clone())
     found["z_each"] = error or returned(each)
+    found["forward"] = _forward_record(submission, inputs["x"])
     return found
+
+
+def _forward_record(submission, x):
+    """How VAE.forward uses the trick, with the grader's reparameterize in the part (its own mistakes are
+    this check's other half): forward run twice on the same x, and which parameters x_hat's gradient
+    reaches beyond those decode's own output reaches. None when the VAE cannot be built or encoded and
+    decoded: the architecture checks charge that."""
+    try:
+        model = submission.get(PART, "VAE")()
+        model.train()
+        params = [p for p in model.parameters() if p.requires_grad]
+        with torch.no_grad():
+            mu, _ = model.encode(x)
+        decoded = model.decode(torch.zeros_like(mu))
+        decoder_params = {id(p) for p, g in zip(params, torch.autograd.grad(decoded.sum(), params, allow_unused=True))
+                          if g is not None}
+    except Exception:  # noqa: BLE001 - a VAE that does not build is vae.encoder's and vae.decoder's to judge
+        return None
+
+    def run():
+        with torch.no_grad():
+            first, second = model(x), model(x)
+        model.zero_grad(set_to_none=True)
+        x_hat = model(x)[0]
+        x_hat.sum().backward()
+        return {"outputs": [[returned(v) for v in out] if isinstance(out, (tuple, list)) else returned(out)
+                            for out in (first, second)],
+                "encoder_grad": any(p.grad is not None and bool(p.grad.abs().sum() > 0)
+                                    for p in params if id(p) not in decoder_params)}
+    with substituted(submission, PART, correct_helpers(PART, "reparameterize")):
+        record, error = call(run)
+    return error or record
 
 
 def _judge_noise_structure(noise):
@@ -180,6 +214,29 @@ def judge_reparameterize(inputs, found, context):
         raise CheckFailure("with a different mu and logvar for each element, (z - mu) / exp(0.5 * logvar) has mean "
                            f"{float(eps.mean()):.2f} and std {float(eps.std()):.2f}, expected 0 and 1: each z_ij must "
                            "use its own mu_ij and logvar_ij (elementwise operations, no mean or sum over elements)")
+    _judge_forward(found.get("forward"))
+
+
+def _judge_forward(record):
+    """VAE.forward(x) must return (decode(reparameterize(mu, logvar)), mu, logvar): a fresh z on every call,
+    with the gradient of x_hat reaching the encoder through it."""
+    if record is None:
+        return
+    if "raised" in record:
+        raise CheckFailure(f"VAE.forward(x) failed: {record['raised']}")
+    first, second = record["outputs"]
+    if not isinstance(first, list) or len(first) != 3 or not all(torch.is_tensor(v) for v in first):
+        raise CheckFailure(f"VAE.forward(x) returned {type_name(first) if not isinstance(first, list) else len(first)}"
+                           f"{'' if not isinstance(first, list) else ' values'}: expected the triple (x_hat, mu, logvar)")
+    (x_hat, mu, logvar), (x_hat2, mu2, logvar2) = first, second
+    if torch.equal(mu, mu2) and torch.equal(logvar, logvar2) and torch.equal(x_hat, x_hat2):
+        raise CheckFailure("VAE.forward(x) returned the same x_hat twice for the same x: it decodes mu (or a fixed z), "
+                           "not a sample. Return decode(reparameterize(mu, logvar)), mu, logvar: the reconstruction "
+                           "term then trains the encoder's sigma too")
+    if not record["encoder_grad"]:
+        raise CheckFailure("VAE.forward's x_hat carries no gradient back to the encoder: its z was drawn outside the "
+                           "graph (Normal(...).sample(), .detach(), torch.no_grad). Decode z = reparameterize(mu, "
+                           "logvar), which is differentiable in mu and logvar")
 
 
 check("vae.reparameterize", draw=draw_reparameterize, collect=collect_reparameterize, judge=judge_reparameterize)

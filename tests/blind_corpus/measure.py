@@ -46,11 +46,14 @@ def load_mistakes():
         assert m["id"] not in seen, f"duplicate id {m['id']}"
         seen.add(m["id"])
         assert m["base"] in known and m["file"] in PART_PREFIX, f"{m['id']}: unknown base or file"
+        count = (CORPUS / m["base"] / m["file"]).read_text().count(m["old"])
+        assert count == 1, f"{m['id']}: `old` occurs {count} times in {m['base']}/{m['file']}, not once"
+        if m.get("accepted"):
+            assert not (m.get("expect") or m.get("expect_one_of")), f"{m['id']}: accepted and expected to cost"
+            continue
         expected = m.get("expect") or m.get("expect_one_of")
         assert expected and set(expected) <= items, f"{m['id']}: expect names unknown rubric items"
         assert all(e.startswith(PART_PREFIX[m["file"]]) for e in expected), f"{m['id']}: expects another part"
-        count = (CORPUS / m["base"] / m["file"]).read_text().count(m["old"])
-        assert count == 1, f"{m['id']}: `old` occurs {count} times in {m['base']}/{m['file']}, not once"
         assert m["name_words"], f"{m['id']}: no name_words"
     return mistakes
 
@@ -75,8 +78,12 @@ def lost(graded):
 
 
 def judge(mistake, graded):
-    """caught / charged_right / named for one mistake's grading."""
+    """caught / charged_right / named for one mistake's grading (an accepted edit: charged_right when it
+    costs nothing)."""
     charged = lost(graded)
+    if mistake.get("accepted"):
+        return {"accepted": True, "caught": False, "charged_right": not charged, "named": False, "charged": charged,
+                "messages": {i: graded[i]["message"] for i in charged}}
     if "expect" in mistake:
         expected = set(mistake["expect"])
         caught, right = bool(expected & set(charged)), set(charged) == expected
@@ -126,7 +133,8 @@ def measure_bundle(bundle, seed):
     for mistake in bundle:
         own = {i: r for i, r in graded.items() if i.startswith(PART_PREFIX[mistake["file"]])}
         results.append({"id": mistake["id"], "base": mistake["base"], "file": mistake["file"],
-                        "expect": mistake.get("expect") or mistake.get("expect_one_of"), **judge(mistake, own)})
+                        "expect": mistake.get("expect") or mistake.get("expect_one_of") or [],
+                        **judge(mistake, own)})
     return results
 
 
@@ -141,6 +149,8 @@ def summarize(style_results, results):
         print(f"style {s['style']:<16} false fails: {len(s['false_fails'])} items, {s['points_lost']} points lost")
         for item, message in s["false_fails"].items():
             print(f"    {item}: {shorten(message)}")
+    accepted = [r for r in results if r.get("accepted")]
+    results = [r for r in results if not r.get("accepted")]
     n = len(results) or 1
     rates = {k: sum(r[k] for r in results) / n for k in ("caught", "charged_right", "named")}
     base_fails = {s["style"]: set(s["false_fails"]) for s in style_results}
@@ -160,6 +170,10 @@ def summarize(style_results, results):
                 said = "; ".join(f"{i}: {shorten(msg, 140)}" for i, msg in r["messages"].items()) or (
                     "(message not kept)" if r.get("messages_not_kept") else "full marks")
                 print(f"  {r['id']}: {said}")
+    for r in accepted:
+        print(f"\naccepted form {r['id']}: " + ("full marks" if r["charged_right"] else
+                                              "lost " + "; ".join(f"{i}: {shorten(m, 140)}" for i, m in r["messages"].items())))
+    rates["accepted_full_marks"] = f"{sum(r['charged_right'] for r in accepted)}/{len(accepted)}"
     print(f"\n{len(results)} mistakes: caught {rates['caught']:.0%}, charged right {rates['charged_right']:.0%}"
           + (f" ({rates['charged_right_apart_from_base_fails']:.0%} apart from the base styles' false fails)"
              if style_results else "")
