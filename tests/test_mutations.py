@@ -70,6 +70,30 @@ def M(id, part, old, new, fails, set_bug=None, message_bug=None):
 P1, P2, P3 = PARTS
 WIDTH_D, WIDTH_G = "dcgan.width_arguments_discriminator", "dcgan.width_arguments_generator"
 
+# train_step written inline, as the course's 2019 notebook does (judged by what its updates did, issue 19):
+# the reference's calls of d_step and g_step, and the same iteration written out, for the mutations below.
+TRAIN_STEP_BY_CALLS = ("    for _ in range(nb_update_D):\n        loss_d = d_step(netD, netG, optimizerD, x_real, nz)\n"
+                       "    for _ in range(nb_update_G):\n"
+                       "        loss_g = g_step(netD, netG, optimizerG, x_real.size(0), nz, x_real.device)\n")
+TRAIN_STEP_INLINE = (
+    "    b, bce_loss = x_real.size(0), nn.BCELoss()\n"
+    "    for _ in range(nb_update_D):\n        optimizerD.zero_grad()\n"
+    "        fake = netG(get_noise(b, nz, x_real.device)).detach()\n"
+    "        d_real, d_fake = netD(x_real), netD(fake)\n"
+    "        loss_d = bce_loss(d_real, torch.ones_like(d_real)) + bce_loss(d_fake, torch.zeros_like(d_fake))\n"
+    "        loss_d.backward()\n        optimizerD.step()\n"
+    "    for _ in range(nb_update_G):\n        optimizerG.zero_grad()\n"
+    "        d_fake = netD(netG(get_noise(b, nz, x_real.device)))\n"
+    "        loss_g = bce_loss(d_fake, torch.ones_like(d_fake))\n"
+    "        loss_g.backward()\n        optimizerG.step()\n")
+
+
+def inline(old, new):
+    """TRAIN_STEP_INLINE with one edit: a mistake in a train_step written inline."""
+    assert TRAIN_STEP_INLINE.count(old) == 1, old
+    return TRAIN_STEP_INLINE.replace(old, new)
+
+
 MUTATIONS = [
     # ------------------------------------------------------------------ Part 1: architectures
     M("dcgan-D-conv2-stride-1", P1,
@@ -243,7 +267,20 @@ MUTATIONS = [
     M("dcgan-train-step-steps-the-optimizers-only", P1,
       "        loss_d = d_step(netD, netG, optimizerD, x_real, nz)",
       "        optimizerD.step()\n        loss_d = torch.zeros(())",
-      {"dcgan.train_step": r"train_step made 0 D updates and \d G updates \(calls of your d_step"}),
+      {"dcgan.train_step": r"optimizerD\.step\(\).*came with no D loss: D judged no image"}),
+    M("dcgan-train-step-inline-no-zero-grad-of-G", P1, TRAIN_STEP_BY_CALLS,
+      inline("        optimizerG.zero_grad()\n", ""),
+      {"dcgan.train_step": r"inline\).*stale gradients.*optimizerG\.zero_grad\(\)"}),
+    M("dcgan-train-step-inline-saturating-G-loss", P1, TRAIN_STEP_BY_CALLS,
+      inline("loss_g = bce_loss(d_fake, torch.ones_like(d_fake))", "loss_g = torch.log(1 - d_fake).mean()"),
+      {"dcgan.train_step": r"inline G update's loss gives D's outputs the gradients of the saturating minimax"}),
+    M("dcgan-train-step-inline-swapped-D-targets", P1, TRAIN_STEP_BY_CALLS,
+      inline("bce_loss(d_real, torch.ones_like(d_real)) + bce_loss(d_fake, torch.zeros_like(d_fake))",
+             "bce_loss(d_real, torch.zeros_like(d_real)) + bce_loss(d_fake, torch.ones_like(d_fake))"),
+      {"dcgan.train_step": r"inline D update's loss gives D's outputs the gradients of swapped labels"}),
+    M("dcgan-train-step-inline-one-D-update", P1, TRAIN_STEP_BY_CALLS,
+      inline("    for _ in range(nb_update_D):\n", "    for _ in range(1):\n"),
+      {"dcgan.train_step": r"nb_update_D=2, nb_update_G=1, train_step made 1 D updates .*written inline"}),
     M("dcgan-interpolate-misses-an-endpoint", P1,
       "torch.linspace(0, 1, n_steps, device=z1.device)", "(torch.arange(n_steps, device=z1.device) / n_steps)",
       {"dcgan.interpolate": r"both ends included"}),
@@ -365,7 +402,7 @@ MUTATIONS = [
     M("cgan-train-step-extra-optimizerD-step", P2,
       "        loss_g = g_step(netD, netG, optimizerG, y_real, nz)\n    return loss_d, loss_g",
       "        loss_g = g_step(netD, netG, optimizerG, y_real, nz)\n    optimizerD.step()\n    return loss_d, loss_g",
-      {"cgan.train_step": r"changed netD's parameters outside d_step"}),
+      {"cgan.train_step": r"optimizerD\.step\(\).*came with no D loss.*one too many"}),
     M("cgan-g-step-judges-in-eval-mode-then-restores", P2,
       "    d_fake = netD(netG(z, y), y)",
       "    netD.eval()\n    d_fake = netD(netG(z, y), y)\n    netD.train()",

@@ -187,6 +187,33 @@ VARIANTS = [
      "def g_loss_minimax(d_fake):\n"
      "    return -F.binary_cross_entropy(d_fake, torch.full((d_fake.size(0),), fake_label, device=d_fake.device))\n"
      "\n\nimport torch.nn.functional as F\n", None),
+    ("train-step-inline-as-the-course-s-2019-notebook", "pytorch_examples", "part1_dcgan",  # issue 19
+     "    for _ in range(nb_update_D):\n        errD = d_step(netD, netG, optimizerD, x_real, nz)\n"
+     "    for _ in range(nb_update_G):\n        errG = g_step(netD, netG, optimizerG, x_real.size(0), nz, x_real.device)\n",
+     "    criterion, b = nn.BCELoss(), x_real.size(0)\n"
+     "    for _ in range(nb_update_D):\n        netD.zero_grad()\n        output = netD(x_real).view(-1)\n"
+     "        errD_real = criterion(output, torch.full((b,), real_label, device=x_real.device))\n"
+     "        errD_real.backward()\n        fake = netG(torch.randn(b, nz, 1, 1, device=x_real.device))\n"
+     "        output = netD(fake.detach()).view(-1)\n"
+     "        errD_fake = criterion(output, torch.full((b,), 0.0, device=x_real.device))\n"
+     "        errD_fake.backward()\n        optimizerD.step()\n        errD = (errD_real + errD_fake).item()\n"
+     "    for _ in range(nb_update_G):\n        netG.zero_grad()\n"
+     "        output = netD(netG(torch.randn(b, nz, 1, 1, device=x_real.device))).view(-1)\n"
+     "        loss = criterion(output, torch.full((b,), real_label, device=x_real.device))\n"
+     "        loss.backward()\n        optimizerG.step()\n        errG = loss.item()\n", None),
+    ("cgan-train-step-inline-with-F-binary-cross-entropy", "explicit_functional", "part2_cgan",
+     "    for _ in range(nb_update_D):\n        errD = d_step(netD, netG, optimizerD, x_real, y_real, nz)\n"
+     "    for _ in range(nb_update_G):\n        errG = g_step(netD, netG, optimizerG, y_real, nz)\n",
+     "    for _ in range(nb_update_D):\n        optimizerD.zero_grad()\n"
+     "        with torch.no_grad():\n            x_fake = netG(get_noise(x_real.size(0), nz, x_real.device), y_real)\n"
+     "        d_real, d_fake = netD(x_real, y_real), netD(x_fake, y_real)\n"
+     "        errD = F.binary_cross_entropy(d_real, torch.ones_like(d_real)) + F.binary_cross_entropy(\n"
+     "            d_fake, torch.zeros_like(d_fake))\n        errD.backward()\n"
+     "        optimizerD.step()\n"
+     "    for _ in range(nb_update_G):\n        optimizerG.zero_grad()\n"
+     "        d_fake = netD(netG(get_noise(y_real.size(0), nz, y_real.device), y_real), y_real)\n"
+     "        errG = F.binary_cross_entropy(d_fake, torch.ones_like(d_fake))\n"
+     "        errG.backward()\n        optimizerG.step()\n", None),
     ("vae-logvar-head-computed-first", "pytorch_examples", "part3_vae",
      "        return self.fc21(h1), self.fc22(h1)", "        logvar = self.fc22(h1)\n        return self.fc21(h1), logvar",
      None),

@@ -102,6 +102,23 @@ class RecordingSGD(torch.optim.SGD):
         return super().step(closure)
 
 
+class SequencedSGD(RecordingSGD):
+    """A RecordingSGD of train_step's: each step is an update of `who` ("D" or "G"), logged in the shared
+    `updates` with how many calls the probes had seen then, the gradients and net's parameters before and
+    after, so that an update written inline (zero_grad, loss, backward, step) is judged by what it did."""
+
+    def __init__(self, net, who, probes, updates):
+        super().__init__(net.parameters())
+        self.net, self.who, self.probes, self.updates = net, who, probes, updates
+
+    def step(self, closure=None):
+        before = _state(self.net)
+        super().step(closure)
+        self.updates.append({"step": self.who.lower(), "via": "optimizer", "before": before, "after": _state(self.net),
+                             "grads": self.grads_at_step[-1],
+                             "seen": {net: len(probe.calls) for net, probe in self.probes.items()}})
+
+
 # ---- correct helpers, put in the student's namespace while a step runs ----
 
 
@@ -239,11 +256,12 @@ def _check_labels(rows, y_real):
                                "y to netG(z, y) and to netD(fake, y)")
 
 
-def _gradient_verdict(rows, expected, mistakes, who):
+def _gradient_verdict(rows, expected, mistakes, who, where=None):
     """Compare dLoss/dD(.) on each judged image with the correct loss's, naming the mistake matched."""
+    where = where or f"the {who} step"
     used = [r for kind in ("real", "fake") for r in rows[kind]]
     if any(r["grad"] is None for r in used):
-        raise CheckFailure(f"some of D's outputs in the {who} step do not reach the loss (D judged images that the "
+        raise CheckFailure(f"some of D's outputs in {where} do not reach the loss (D judged images that the "
                            "loss then ignores)")
     found = torch.tensor([r["grad"] for r in used], dtype=torch.float64)
 
@@ -254,8 +272,8 @@ def _gradient_verdict(rows, expected, mistakes, who):
         return
     for label, rule in mistakes.items():
         if cosine(found, vector(rule)) > 0.999:
-            raise CheckFailure(f"the {who} step's loss gives D's outputs the gradients of {label}")
-    raise CheckFailure(f"the {who} step's gradients on D's outputs match no BCE loss with the right targets: "
+            raise CheckFailure(f"{where}'s loss gives D's outputs the gradients of {label}")
+    raise CheckFailure(f"{where}'s gradients on D's outputs match no BCE loss with the right targets: "
                        + expected["doc"])
 
 
@@ -406,12 +424,16 @@ def fair_steps(part, log):
                                f"({exc})") from None
 
     def update(kind, bound, net, optimizer, loss_of):
-        entry = {"step": kind, "netD": bound["netD"], "netG": bound["netG"], "optimizer": optimizer,
+        entry = {"step": kind, "via": "call", "netD": bound["netD"], "netG": bound["netG"], "optimizer": optimizer,
                  "before": _state(net) if isinstance(net, nn.Module) else None}
         optimizer.zero_grad()
         loss = loss_of()
         loss.backward()
+        steps_before = len(log)
         optimizer.step()
+        own = log[steps_before:]  # the step a correct d_step / g_step makes is this call's, not an update of its own
+        del log[steps_before:]
+        entry["seen"] = own[-1]["seen"] if own else None
         entry["after"] = _state(net) if isinstance(net, nn.Module) else None
         log.append(entry)
         return loss.detach()
@@ -457,25 +479,37 @@ def train_step_check(part):
 
     def collect(submission, inputs):
         train_step = submission.get(part, "train_step")
-        runs = []
-        for (nb_update_D, nb_update_G), run in zip(UPDATES, inputs["runs"]):
-            netD, netG = _probes_from(part, run)
-            optimizerD, optimizerG = RecordingSGD(netD.parameters()), RecordingSGD(netG.parameters())
-            log = []
+
+        def attempt(shape):
+            return [one_run(nb_update_D, nb_update_G, run, shape)
+                    for (nb_update_D, nb_update_G), run in zip(UPDATES, inputs["runs"])]
+
+        def one_run(nb_update_D, nb_update_G, run, shape):
+            netD, netG = _probes_from(part, run, shape)
+            log = []  # the updates in order: calls of d_step / g_step, and optimizer steps made outside them
+            probes = {"D": netD, "G": netG}
+            optimizerD, optimizerG = SequencedSGD(netD, "D", probes, log), SequencedSGD(netG, "G", probes, log)
+            _fill_stale(netD)
+            _fill_stale(netG)
             with fair_helpers(submission, part, **fair_steps(part, log)):
                 out = train_step(netD, netG, optimizerD, optimizerG, run["x_real"].clone(),
                                  *([run["y_real"].clone()] if conditional else []), NZ,
                                  nb_update_D=nb_update_D, nb_update_G=nb_update_G)
             mine = {"netD": netD, "netG": netG, "optimizerD": optimizerD, "optimizerG": optimizerG}
-            calls = [{"step": e["step"], "before": e["before"], "after": e["after"],
-                      "wrong": [name for name in ("netD", "netG") if e[name] is not mine[name]]
-                      + ([] if e["optimizer"] is mine["optimizer" + e["step"].upper()]
-                         else ["optimizer" + e["step"].upper()]),
-                      **{key: e[key] for key in ("x_real", "y", "batch") if key in e}} for e in log]
-            runs.append({"calls": calls, "D_after": _state(netD), "G_after": _state(netG),
-                         "returned": type(out).__name__,
-                         "length": len(out) if isinstance(out, (tuple, list)) else None})
-        return {"runs": runs}
+            updates = []
+            for e in log:
+                if e["via"] == "call":
+                    updates.append({"step": e["step"], "via": "call", "before": e["before"], "after": e["after"],
+                                    "wrong": [name for name in ("netD", "netG") if e[name] is not mine[name]]
+                                    + ([] if e["optimizer"] is mine["optimizer" + e["step"].upper()]
+                                       else ["optimizer" + e["step"].upper()]),
+                                    **{key: e[key] for key in ("x_real", "y", "batch", "seen") if key in e}})
+                else:
+                    updates.append({key: e[key] for key in ("step", "via", "before", "after", "grads", "seen")})
+            return {"calls": updates, "d_calls": netD.calls, "g_calls": netG.calls,
+                    "D_after": _state(netD), "G_after": _state(netG), "returned": type(out).__name__,
+                    "length": len(out) if isinstance(out, (tuple, list)) else None}
+        return {"runs": in_d_shapes(submission, part, attempt)}
 
     def judge(inputs, found, context):
         if len(found["runs"]) != len(UPDATES):
@@ -489,11 +523,17 @@ def _judge_train_step_run(nb_update_D, nb_update_G, run, given, conditional):
     """One run of train_step: what its calls of d_step and g_step did to the parameters."""
     setting = f"with nb_update_D={nb_update_D}, nb_update_G={nb_update_G}"
     calls = run["calls"]
+    seen = {"D": 0, "G": 0}
+    for c in calls:
+        if c["via"] == "optimizer":
+            _judge_inline_update(c, run, given, seen, setting, conditional)
+        seen = c.get("seen") or seen
     made = (sum(c["step"] == "d" for c in calls), sum(c["step"] == "g" for c in calls))
     if made != (nb_update_D, nb_update_G):
         raise CheckFailure(f"{setting}, train_step made {made[0]} D updates and {made[1]} G updates (calls of your "
-                           "d_step and g_step): call d_step nb_update_D times, then g_step nb_update_G times")
-    for c in calls:
+                           "d_step and g_step, or updates written inline): call d_step nb_update_D times, then "
+                           "g_step nb_update_G times")
+    for c in (c for c in calls if c["via"] == "call"):
         if c["wrong"]:
             raise CheckFailure(f"train_step called {c['step']}_step with the wrong {', '.join(c['wrong'])}: pass "
                                f"it the networks and optimizer{c['step'].upper()} that train_step was given")
@@ -508,14 +548,51 @@ def _judge_train_step_run(nb_update_D, nb_update_G, run, given, conditional):
         state = given[net]
         for c in [c for c in calls if c["step"] == kind]:
             if not _unchanged(c["before"], state):
-                raise CheckFailure(f"{setting}, train_step changed net{net}'s parameters outside {kind}_step (an "
-                                   f"optimizer{net}.step() or an update of its own): only d_step and g_step update")
+                raise CheckFailure(f"{setting}, train_step changed net{net}'s parameters outside its updates (its "
+                                   f"own changes of the weights, or another optimizer): only {kind}_step, or "
+                                   f"optimizer{net}.step() after a {net} loss's backward(), may update net{net}")
             state = c["after"]
         if not _unchanged(run[f"{net}_after"], state):
-            raise CheckFailure(f"{setting}, train_step changed net{net}'s parameters outside {kind}_step (an "
-                               f"optimizer{net}.step() or an update of its own): only d_step and g_step update")
+            raise CheckFailure(f"{setting}, train_step changed net{net}'s parameters outside its updates (its own "
+                               f"changes of the weights, or another optimizer): only {kind}_step, or "
+                               f"optimizer{net}.step() after a {net} loss's backward(), may update net{net}")
     if run["length"] != 2:
         raise CheckFailure("train_step must return the pair (loss of D, loss of G)")
+
+
+def _judge_inline_update(update, run, given, seen, setting, conditional):
+    """An optimizer step train_step made itself (the course's 2019 notebook writes the iteration inline):
+    judged as d_step's and g_step's own checks judge theirs, from what D judged since the previous update
+    and the gradients the optimizer stepped on."""
+    who = update["step"].upper()
+    what = f"{setting}, train_step's own optimizer{who}.step() (a {who} update written inline)"
+    d_calls = run["d_calls"][seen["D"]:update["seen"]["D"]]
+    if not d_calls:
+        raise CheckFailure(f"{what} came with no {who} loss: D judged no image since the previous update (an "
+                           f"optimizer{who}.step() alone, or one too many?). A {who} update is {who.lower()}_step(...) "
+                           f"or, inline, zero_grad(), the {who} loss on D's outputs, backward(), step()")
+    grads = [g for g in update["grads"] if g is not None]
+    if not grads or all(g.abs().sum() == 0 for g in grads):
+        raise CheckFailure(f"{what} stepped with no gradient on net{who}'s parameters: call backward() on the "
+                           f"{who} loss before optimizer{who}.step()")
+    if min(float(g.abs().min()) for g in grads) > STALE / 10:
+        raise CheckFailure(f"{what} stepped on stale gradients left from before: call net{who}.zero_grad() (or "
+                           f"optimizer{who}.zero_grad()) before the {who} loss's backward()")
+    g_calls = run["g_calls"][:update["seen"]["G"]]
+    real = given["x_real"] if who == "D" else torch.empty(0, *given["x_real"].shape[1:])
+    rows = _judgements(d_calls, g_calls, real)
+    if who == "D":
+        if not rows["real"] or not rows["fake"]:
+            raise CheckFailure(f"{what}: D judged {'no real image' if not rows['real'] else 'no fake'} before it; "
+                               "the D loss is BCE(D(x_real), 1) + BCE(D(G(z)), 0)")
+        _check_labels(rows, given["y_real"] if conditional else None)
+        _gradient_verdict(rows, D_EXPECTED, D_MISTAKES, who, where=f"train_step's inline {who} update")
+    else:
+        if not rows["fake"]:
+            raise CheckFailure(f"{what}: D judged none of G's fakes before it; G's loss is BCE(D(G(z)), 1)")
+        if conditional:
+            _check_labels(rows, None)
+        _gradient_verdict(rows, G_EXPECTED, G_MISTAKES, who, where=f"train_step's inline {who} update")
 
 
 def _plain_number(value):
