@@ -584,9 +584,6 @@ def serve():
                     if request["path"] != server.root:
                         server.begin(request["path"])
                     emit(event="check", check=asdict(server.run_check(request["id"], server.probed)))
-                elif request["op"] == "forget":
-                    server.end()
-                    emit(event="done")
                 elif request["op"] == "fingerprint":
                     emit(event="done", fingerprint=server.fingerprint())
             except Exception as exc:  # noqa: BLE001 - a grader bug: report it, keep serving
@@ -734,13 +731,9 @@ class Sandbox:
                 return Graded(str(path), scored, message["fingerprint"], message["parts"], message["seconds"])
 
     def check(self, path, rubric_id):
-        """One rubric item (the submission's namespace is kept between calls: `forget` kills it)."""
+        """One rubric item (the submission's namespace is kept between calls on the same path)."""
         self._send({"op": "check", "path": str(Path(path).absolute()), "id": rubric_id})
         return Scored(**self._receive(self._worst_case([rubric_id]))["check"])
-
-    def forget(self, path):
-        self._send({"op": "forget", "path": str(Path(path).absolute())})
-        self._receive(60)
 
     def fingerprint(self):
         self._send({"op": "fingerprint"})

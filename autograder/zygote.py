@@ -252,7 +252,7 @@ def _forget_other_checks(rubric_id, context, snapshot):
     """In a student's child, before any of its code runs: drop what that code has no business
     reading, so that no Python object leads to it: the expected values (only judges use them), the
     other checks (all of them for a load probe, rubric_id None), the hidden checks' module and
-    rubric entries. The files they come from are refused to the child (GRADER_FILES). Returns the
+    rubric entries. The files they come from are not in the child's namespace (isolation.student_side_files). Returns the
     snapshot of protected names the child restores from then on."""
     from autograder import rubric as rubric_module
     from autograder.checks import registry
