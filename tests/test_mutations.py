@@ -414,6 +414,9 @@ MUTATIONS = [
     M("vae-encode-splits-the-batch", P3,  # every other check passed it (issue 19): encode's shapes are judged
       "return h[:, : self.latent_dim], h[:, self.latent_dim :]", "return h[: h.size(0) // 2], h[h.size(0) // 2 :]",
       {"vae.encoder": r"VAE\.encode returns mu of shape \(2, 64\).*the batch was split in two.*along dim=1"}),
+    M("vae-encode-swaps-the-halves", P3,  # the notebook fixes the order in bold (blind corpus)
+      "return h[:, : self.latent_dim], h[:, self.latent_dim :]", "return h[:, self.latent_dim :], h[:, : self.latent_dim]",
+      {"vae.encoder": r"returns the last 32 features of its last layer as mu.*the first 32 are mu"}),
     M("vae-decoder-widths-reversed", P3,
       "nn.Linear(latent_dim + cond_dim, 64), nn.ReLU(), nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 784)",
       "nn.Linear(latent_dim + cond_dim, 128), nn.ReLU(), nn.Linear(128, 64), nn.ReLU(), nn.Linear(64, 784)",
@@ -435,6 +438,9 @@ MUTATIONS = [
       "return self.decode(reparameterize(mu, logvar)), mu, logvar",
       "return self.decode(torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).sample()), mu, logvar",
       {"vae.reparameterize": r"x_hat carries no gradient back to the encoder.*\.sample\(\)"}),
+    M("vae-reparameterize-uniform-eps", P3,  # torch.rand for torch.randn (blind corpus): a mean was all it said
+      "torch.randn_like(mu) * torch.exp(0.5 * logvar)", "torch.rand_like(mu) * torch.exp(0.5 * logvar)",
+      {"vae.reparameterize": r"not Gaussian.*torch\.rand draws U\(0, 1\).*torch\.randn_like"}),
     M("vae-reparameterize-no-noise", P3,
       "return mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)", "return mu",
       {"vae.reparameterize": r"no noise is drawn"}),

@@ -241,6 +241,47 @@ def _check_pair(name, network, shapes):
                                f"{expected} (B, latent_dim){cause}")
 
 
+def _halves(model, network, inputs):
+    """Which half of the last layer's 2d features encode returns as mu: with that Linear(., 2d) set to output
+    +1 on its first d features and -1 on its last d (zero weights), mu is +1 where the notebook's order (the
+    first d are mu, the last d are log sigma^2) is kept. None where there is no single such layer (two
+    heads, as PyTorch's example VAE writes it) or the probe fails."""
+    encode, called = getattr(model, network.method), []
+    hooks = [m.register_forward_hook(lambda m, i, o: called.append(m)) for m in model.modules()
+             if isinstance(m, torch.nn.Linear)]
+    try:
+        with torch.no_grad():
+            encode(*inputs.values())
+    except Exception:  # noqa: BLE001 - encode's own failures are the layers' verdict, judged above
+        return None
+    finally:
+        for hook in hooks:
+            hook.remove()
+    layers = called[-1:]  # the last layer encode runs: one Linear(64, 2d), unless mu and logvar have heads of their own
+    if not layers or layers[0].out_features != 2 * LATENT or layers[0].bias is None:
+        return None
+    saved = [t.detach().clone() for t in (layers[0].weight, layers[0].bias)]
+    try:
+        with torch.no_grad():
+            layers[0].weight.zero_()
+            layers[0].bias.copy_(torch.cat([torch.ones(LATENT), -torch.ones(LATENT)]))
+            mu, _ = encode(*inputs.values())
+        return float(mu.mean()) if torch.is_tensor(mu) else None
+    except Exception:  # noqa: BLE001 - encode's own failures are the layers' verdict, judged above
+        return None
+    finally:
+        with torch.no_grad():
+            layers[0].weight.copy_(saved[0])
+            layers[0].bias.copy_(saved[1])
+
+
+def _check_halves(name, halves):
+    if halves is not None and math.isclose(halves, -1.0, abs_tol=1e-4):
+        raise CheckFailure(f"{name} returns the last {LATENT} features of its last layer as mu and the first "
+                           f"{LATENT} as logvar: the notebook fixes the order, the first {LATENT} are mu and the "
+                           f"last {LATENT} are log sigma^2 (mu, logvar = h[:, :{LATENT}], h[:, {LATENT}:])")
+
+
 def _check_output(name, network, inputs, output):
     if network.output == "probability":
         if output.numel() != BATCH:
@@ -323,6 +364,8 @@ def collect_architecture(network):
             found["output_shapes"] = [list(t.shape) if torch.is_tensor(t) else type(t).__name__ for t in output]
         if "y" in inputs:
             found["conditioning"] = _conditional_outputs(model, inputs)
+        if isinstance(network.output, tuple) and isinstance(network.output[0], str):
+            found["halves"] = _halves(model, network, inputs)
         return found
     collect.network = network  # networks() finds it here: the check is the only place it lives
     collect.__doc__ = f"{network.name}: every layer's type, hyperparameters and output shape."
@@ -339,6 +382,7 @@ def judge_architecture(rubric_id, network):
         output = found.get("output")
         if isinstance(network.output, tuple) and isinstance(network.output[0], str):
             _check_pair(name, network, found.get("output_shapes", type_name(output)))
+            _check_halves(name, found.get("halves"))
         elif torch.is_tensor(output) and not network.channels_only:
             _check_output(name, network, inputs, output)
         _check_conditioning(name, inputs, found)

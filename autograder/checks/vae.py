@@ -168,6 +168,20 @@ def _judge_noise_structure(noise):
                            f"{shape}. Draw eps with mu's shape: torch.randn_like(mu)")
 
 
+def _judge_noise_distribution(eps):
+    """eps = (z - mu) / sigma must be Gaussian: its shape (standardised, so that a wrong mean or scale is
+    left to the moments' messages) is tested against N(0, 1)."""
+    sample = eps.flatten()[:20_000]
+    p_value = stats.kstest(((sample - sample.mean()) / sample.std()).numpy(), "norm").pvalue
+    if p_value >= 1e-6:
+        return
+    uniform = float(sample.min()) >= -1e-6 and float(sample.max()) <= 1 + 1e-6
+    raise CheckFailure("the noise eps = (z - mu) / sigma is not Gaussian (Kolmogorov-Smirnov test against N(0, 1): "
+                       f"p = {p_value:.1e}; mean {float(sample.mean()):.2f}, std {float(sample.std()):.2f}"
+                       + (", every value in [0, 1): torch.rand draws U(0, 1)" if uniform else "")
+                       + "): draw eps ~ N(0, I) with torch.randn_like(mu)")
+
+
 def judge_reparameterize(inputs, found, context):
     n, z = REPARAM_N, found["z"]
     mu0, logvar0 = inputs["mu"], inputs["logvar"]
@@ -179,6 +193,7 @@ def judge_reparameterize(inputs, found, context):
                            f"{(n, REPARAM_D)}")
     noise = z.double() - mu0
     _judge_noise_structure(noise)
+    _judge_noise_distribution(noise / sigma)
     mean, std = float(z.double().mean()), float(z.double().std())
     if abs(mean - mu0) > 0.05 * sigma:
         raise CheckFailure(f"z has mean {mean:.2f} where mu = {mu0:.2f}: z = mu + eps * sigma (is mu added?)")
