@@ -58,8 +58,14 @@ def load_mistakes():
     return mistakes
 
 
-def grade(folder, items, seed):
-    """{item: {"score", "max", "message"}} for `items`, graded by the command line in a child."""
+def grade(folder, items, seed, in_process=False):
+    """{item: {"score", "max", "message"}} for `items`, graded by the command line in a child (sandboxed,
+    as a student's or an instructor's run is), or in this process (the tests: the same checks, a few
+    seconds instead of a sandbox's start per grading)."""
+    if in_process:
+        from autograder.score import grade as grade_here
+        _, scored = grade_here(folder, device="cpu", only=items, seed=seed)
+        return {s.id: {"score": s.points, "max": s.max_points, "message": s.message} for s in scored}
     with tempfile.TemporaryDirectory(prefix="blind-out-") as out:
         command = [sys.executable, "-m", "autograder", "grade", str(folder), "--device", "cpu", "--seed", str(seed),
                    "--only", ",".join(items), "--out", out]
@@ -101,8 +107,8 @@ def part_items(file):
     return [i for i in rubric_items() if i.startswith(PART_PREFIX[file]) and i not in SKIPPED]
 
 
-def measure_style(style, seed):
-    graded = grade(CORPUS / style, [i for i in rubric_items() if i not in SKIPPED], seed)
+def measure_style(style, seed, in_process=False):
+    graded = grade(CORPUS / style, [i for i in rubric_items() if i not in SKIPPED], seed, in_process)
     return {"style": style, "false_fails": {i: graded[i]["message"] for i in lost(graded)},
             "points_lost": sum(r["max"] - r["score"] for r in graded.values())}
 
@@ -120,7 +126,7 @@ def bundles(mistakes):
                 yield [queue.pop(0) for queue in per_file.values() if queue]
 
 
-def measure_bundle(bundle, seed):
+def measure_bundle(bundle, seed, in_process=False):
     """Grade one submission holding the bundle's mistakes (one per part file); a result per mistake."""
     with tempfile.TemporaryDirectory(prefix="blind-sub-") as tmp:
         folder = Path(tmp) / "submission"
@@ -128,7 +134,7 @@ def measure_bundle(bundle, seed):
         for mistake in bundle:
             path = folder / mistake["file"]
             path.write_text(path.read_text().replace(mistake["old"], mistake["new"], 1))
-        graded = grade(folder, [i for m in bundle for i in part_items(m["file"])], seed)
+        graded = grade(folder, [i for m in bundle for i in part_items(m["file"])], seed, in_process)
     results = []
     for mistake in bundle:
         own = {i: r for i, r in graded.items() if i.startswith(PART_PREFIX[mistake["file"]])}
