@@ -476,13 +476,14 @@ against the rubric in `grading.yml` ({len(rubric["checks"])} checks, {points:g} 
 With Python 3.10 or later, on Linux or macOS:
 
 ```bash
-TORCH_INDEX=cpu ./run setup     # builds .venv/ (a few minutes), with torch's CPU-only build
-./run grade                     # grades (and builds .venv/ first if it is not there)
+./run setup     # builds .venv/ (a few minutes), with torch's CPU-only build
+./run grade     # grades (and builds .venv/ first if it is not there)
 ```
 
-`TORCH_INDEX=cpu` installs torch's CPU-only build (about 200 MB): the one to choose without an
-NVIDIA GPU. Without it, on Linux, pip installs PyPI's default torch with its CUDA libraries
-(several GB); on macOS and Windows PyPI's torch has no CUDA anyway. `GAN_COURSE_DRY_RUN=1
+`./run` installs torch's CPU-only build (about 200 MB, from torch's own index): the one a laptop
+without an NVIDIA GPU needs. `TORCH_INDEX=pypi ./run setup` takes PyPI's default torch instead (on
+Linux with its CUDA libraries, several GB: for a machine with an NVIDIA GPU; on macOS and Windows
+PyPI's torch has no CUDA anyway), `TORCH_INDEX=cu126` another of torch's indexes. `GAN_COURSE_DRY_RUN=1
 ./run setup` prints the set-up commands without running them. By hand:
 
 ```bash

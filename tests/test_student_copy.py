@@ -140,7 +140,7 @@ def test_student_run_and_readme(copy):
     assert subprocess.run(["bash", "-n", str(copy / "run")]).returncode == 0
     readme = (copy / "README.md").read_text()
     assert "pytest autograder" in readme and "grading-output/" in readme and "--submission" in readme
-    assert "TORCH_INDEX=cpu ./run setup" in readme and "py -m venv .venv" in readme
+    assert "TORCH_INDEX=pypi ./run setup" in readme and "py -m venv .venv" in readme
     assert "https://download.pytorch.org/whl/cpu" in readme
     for path in (copy / "README.md", copy / "run", copy / "requirements.txt", copy / "constraints.txt"):
         assert not re.search(r"this machine|sprint|/work/|session", path.read_text()), path
