@@ -7,6 +7,7 @@ caught (an expected item lost points), charged_right (exactly the expected items
 other), named (an expected item's message matches one of its name_words).
 
     python tests/blind_corpus/measure.py --out /tmp/blind.json [--only ID,ID] [--seed 0]
+    python tests/blind_corpus/measure.py --out /tmp/heldout.json --mistakes mistakes_heldout.yml --styles heldout_style
     python tests/blind_corpus/measure.py --summarize /tmp/blind.json --out /tmp/blind.json  # re-print
 """
 import argparse
@@ -38,9 +39,16 @@ def rubric_items():
     return list(yaml.safe_load((REPO / "grading.yml").read_text())["checks"])
 
 
-def load_mistakes():
-    """mistakes.yml, each entry checked: a known style and part, an `old` text found exactly once."""
-    mistakes = yaml.safe_load((CORPUS / "mistakes.yml").read_text())["mistakes"]
+def mistake_files():
+    """mistakes.yml (the first corpus) and mistakes_heldout.yml (written later by another helper, measured
+    before any check was changed for it)."""
+    return sorted(CORPUS.glob("mistakes*.yml"))
+
+
+def load_mistakes(files=None):
+    """The mistakes of `files` (all of mistake_files() by default), each entry checked: a known style and
+    part, an `old` text found exactly once."""
+    mistakes = [m for f in files or mistake_files() for m in yaml.safe_load(Path(f).read_text())["mistakes"]]
     known, items, seen = set(styles()), set(rubric_items()), set()
     for m in mistakes:
         assert m["id"] not in seen, f"duplicate id {m['id']}"
@@ -194,19 +202,22 @@ def main():
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", help="comma-separated mistake ids (default: all, and the styles)")
     parser.add_argument("--summarize", metavar="JSON", help="summarize an earlier run's JSON instead of grading")
+    parser.add_argument("--mistakes", help="comma-separated mistake files of this folder (default: all)")
+    parser.add_argument("--styles", help="comma-separated correct styles to grade (default: all)")
     args = parser.parse_args()
     if args.summarize:
         earlier = json.loads(Path(args.summarize).read_text())
         earlier["rates"] = summarize(earlier["styles"], earlier["mistakes"])  # a partial run: the rates of its part
         Path(args.out).write_text(json.dumps(earlier, indent=1))
         return
-    mistakes = load_mistakes()
+    mistakes = load_mistakes([CORPUS / f for f in args.mistakes.split(",")] if args.mistakes else None)
     if args.only:
         wanted = set(args.only.split(","))
         mistakes = [m for m in mistakes if m["id"] in wanted]
     start = time.time()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
-    style_results = [] if args.only else [measure_style(s, args.seed) for s in styles()]
+    chosen = args.styles.split(",") if args.styles else styles()
+    style_results = [] if args.only else [measure_style(s, args.seed) for s in chosen]
     results = []
 
     def save(rates=None):  # after each bundle too: a run cut short (an hour on 2 loaded cores) keeps its results
