@@ -116,6 +116,15 @@ def _png(figure):
     return base64.b64encode(buffer.getvalue()).decode()
 
 
+BAND_KEYS = {"fid", "accuracy", "fid_max", "accuracy_min"}  # a training check's run against its pass band
+
+
+def drawn(key):
+    """Whether html_page draws the detail `key` as a figure: only the grader's judges make those
+    (a student's own details lose them, sandbox.student_details: drawing costs the host's CPU)."""
+    return str(key).endswith(("samples", "losses")) or key in BAND_KEYS or str(key).startswith("reference_")
+
+
 def _figures(details):
     """Sample grids and loss curves a check left in its details, as inline PNGs."""
     import matplotlib
@@ -141,7 +150,7 @@ def _figures(details):
         ax.legend()
         pngs.append(_png(fig))
         plt.close(fig)
-    if {"fid", "accuracy", "fid_max", "accuracy_min"} <= details.keys():
+    if BAND_KEYS <= details.keys():
         runs = {"yours": (details["fid"], details["accuracy"])}
         if details.get("reference_fid") is not None:
             runs["reference"] = (details["reference_fid"], details["reference_accuracy"])

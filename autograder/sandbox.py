@@ -44,7 +44,7 @@ from pathlib import Path
 from autograder import isolation
 from autograder.load import submission_limits
 from autograder.preflight import memory_mb, oom_kills
-from autograder.report import Scored
+from autograder.report import Scored, drawn
 from autograder.rubric import check_seconds, load_limits, load_rubric, read_overrides
 from autograder.zygote import (MESSAGE_CHARS, _jsonable, explain, json_lines, progress_numbers, remove_tree,
                                tail_text)
@@ -111,10 +111,12 @@ def _address_space():
 
 def student_details(details, limit=DETAILS_BYTES):
     """Details made from what the submission's side sent (bounded_details), less GRADER_ERROR: only
-    the server's own observation (Server._killed_for_memory) says a failure is the grader's."""
+    the server's own observation (Server._killed_for_memory) says a failure is the grader's; and
+    less what the report draws (report.drawn), which thousands of keys would make a stall of the
+    grading process's own CPU."""
     details = bounded_details(details, limit)
     details.pop(GRADER_ERROR, None)
-    return details
+    return {key: value for key, value in details.items() if not drawn(key)}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -170,10 +172,17 @@ class Namespace:
                 raise NamespaceBroken(f"{self.memory_words()}; the grader's process for your submission was "
                                       "among those killed") from exc
             raise
-        own = self._own_limit(namespace, self.memory_kills())
-        # Kills the kernel counts for the machine while the namespace's own limit was not hit: the
-        # machine's memory ran out (a grader error), not the submission's limit.
-        self.killed_for = {"namespace": own, "machine": not own and machine is not None and (oom_kills() or 0) > machine}
+        after = self.memory_kills()
+        own = self._own_limit(namespace, after)
+        # A kill of the kernel's while the namespace's own limit was not hit: the machine's memory
+        # ran out (a grader error), not the submission's limit. With a cgroup, only a kill in it
+        # counts: the machine-wide count also grows with a classmate's kills in its own cgroup, and
+        # would excuse a check that killed itself meanwhile (tests/test_redteam.py).
+        if self.cgroup is not None:
+            grew = after[0] > namespace[0]
+        else:
+            grew = machine is not None and (oom_kills() or 0) > machine
+        self.killed_for = {"namespace": own, "machine": not own and grew}
         return reply
 
     def memory_kills(self):

@@ -1,8 +1,8 @@
 """Red-team attacks on the grader (tests/redteam/): hostile part files written by a student who
 read the grader's code. Each test grades one attack in the sandbox (bwrap, as `grade` and `batch`
-do) and asserts the GUARANTEE the attack goes after. Attacks that break it are marked
-xfail(strict=True) with what breaks: the grader is not changed here, and a fix makes them XPASS
-(then drop the mark). The part files build on the reference (`from reference.partN import *`),
+do) and asserts the GUARANTEE the attack goes after. All four broke it when written (commits
+f735ce5, 9793fb2, strict xfails); each now passes with its fix (zygote._forget_other_checks,
+conventions.bce_nodes, Namespace.ask, report.drawn). The part files build on the reference (`from reference.partN import *`),
 inlined as tests/test_faults.py does (a student's process cannot read reference/).
 """
 import json
@@ -34,9 +34,6 @@ def grade(folder, ids):
         return {s.id: s for s in box.grade(folder, ids).scored}
 
 
-@pytest.mark.xfail(strict=True, reason="the hidden checks' Check objects (ids, Network kwargs nz=10, ngf=16, ndf=16) "
-                                       "stay reachable in the student's child through the zygote's snapshot "
-                                       "(gc.get_objects) and end up in results.json")
 def test_hidden_checks_do_not_reach_the_students_output(tmp_path):
     scored = grade(materialize("hidden_leak", tmp_path / "hidden_leak"), ["dcgan.bce"])
     bce = scored["dcgan.bce"]
@@ -55,17 +52,12 @@ def test_torch_bce_in_bce_is_failed_control(tmp_path):
     assert not bce.passed and "bce calls" in bce.message, bce.message
 
 
-@pytest.mark.xfail(strict=True, reason="torch._C.DisableTorchFunction() hides torch's BCE from the BCECalls "
-                                       "TorchFunctionMode: dcgan.bce passes on F.binary_cross_entropy")
 def test_torch_bce_hidden_from_the_mode_is_failed(tmp_path):
     bce = grade(materialize("bce_unrecorded", tmp_path / "bce_unrecorded"), ["dcgan.bce"])["dcgan.bce"]
     assert not bce.passed and "bce calls" in bce.message, bce.message
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="a classmate's OOM kills inside its OWN memory cgroup grow /proc/vmstat's "
-                                       "oom_kill; a check that SIGKILLs itself meanwhile is called the machine's "
-                                       "fault (Namespace.ask killed_for['machine']) and recorded as a grader_error")
 def test_a_self_killed_wrong_check_is_not_excused_as_a_grader_error(tmp_path):
     from autograder import isolation
     from autograder.batch import grade_batch
@@ -85,9 +77,6 @@ def test_a_self_killed_wrong_check_is_not_excused_as_a_grader_error(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="details of a child's own 'failed' line reach report._figures in the grading "
-                                       "process: 4,500 '*samples' keys make html_page draw 4,500 subplots, minutes "
-                                       "of the host's CPU for one check, under no limit")
 def test_a_students_details_cannot_stall_the_grading_process(tmp_path):
     import subprocess
     import sys

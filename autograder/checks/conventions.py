@@ -146,6 +146,22 @@ class BCECalls(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
+def bce_nodes(tensor):
+    """Names of torch's BCE backward nodes in the autograd graph that made tensor: a call that
+    torch._C.DisableTorchFunction() hid from BCECalls still leaves its node there."""
+    names, seen, stack = [], set(), [getattr(tensor, "grad_fn", None)]
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        name = type(node).__name__
+        if "BinaryCrossEntropy" in name and name not in names:
+            names.append(name)
+        stack.extend(next_node for next_node, _ in getattr(node, "next_functions", ()))
+    return names
+
+
 def bce_call_mistake(calls):
     """The mistake in the recorded BCE calls that makes torch refuse them, in words; None if none."""
     for c in calls:

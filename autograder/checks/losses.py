@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from autograder.checks.diagnose import (agrees, both_ways, call, correct_bce, correct_d_loss, correct_g_loss,
                                         correct_g_loss_minimax, either_way, explain, grads_of, reraise, returned,
                                         type_name)
-from autograder.checks.conventions import BCECalls, bce_call_mistake, in_d_shapes, own_d_shapes, shaped
+from autograder.checks.conventions import BCECalls, bce_call_mistake, bce_nodes, in_d_shapes, own_d_shapes, shaped
 from autograder.checks.registry import CheckFailure, check
 from autograder.tracing import shape_text
 
@@ -77,7 +77,10 @@ def collect_bce(submission, inputs):
             found["extremes"].append(_run_loss(lambda p: bce(p, torch.full((4,), t_value)), probs))
             if "grads" not in found["extremes"][-1]:
                 break  # it raised or returned no scalar: judge stops there
-    found["torch_bce"] = torch_bce.names
+        probs = inputs["p"].clone().requires_grad_()
+        out, _ = call(bce, probs, inputs["hard"].clone())
+    hidden = [f"torch's binary_cross_entropy ({name} in the autograd graph of its result)" for name in bce_nodes(out)]
+    found["torch_bce"] = torch_bce.names or hidden
     return found
 
 
