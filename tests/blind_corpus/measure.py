@@ -99,10 +99,10 @@ def judge(mistake, graded):
         return {"accepted": True, "caught": False, "charged_right": not charged, "named": False, "charged": charged,
                 "messages": {i: graded[i]["message"] for i in charged}}
     if "expect" in mistake:
-        expected = set(mistake["expect"])
+        expected = set(mistake["expect"]) - SKIPPED  # an item not graded here cannot be charged
         caught, right = bool(expected & set(charged)), set(charged) == expected
     else:
-        expected = set(mistake["expect_one_of"])
+        expected = set(mistake["expect_one_of"]) - SKIPPED
         caught = bool(expected & set(charged))
         right = len(charged) == 1 and charged[0] in expected
     messages = [graded[i]["message"] for i in sorted(expected & set(charged))]
