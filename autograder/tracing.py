@@ -23,6 +23,8 @@ TRANSPARENT = {
 FACTORIES = {"randn_like", "rand_like", "zeros_like", "ones_like", "full_like", "empty_like",
              "normal", "new_zeros", "new_ones", "new_empty", "new_full", "new_tensor", "size", "dim"}
 # Positional parameter names of the calls whose hyperparameters are checked.
+TORCH_BN_EPS = 1e-5  # nn.BatchNorm*'s default eps
+
 SIGNATURES = {
     "conv2d": ("input", "weight", "bias", "stride", "padding", "dilation", "groups"),
     "conv_transpose2d": ("input", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation"),
@@ -70,7 +72,7 @@ def _hyperparameters(op, args, kwargs):
         weight = bound["weight"]
         return {"in": weight.shape[1], "out": weight.shape[0], "bias": bound.get("bias") is not None}
     if op == "batch_norm":
-        return {"features": bound["input"].shape[1]}
+        return {"features": bound["input"].shape[1], "eps": float(bound.get("eps", TORCH_BN_EPS))}
     if op == "leaky_relu":
         return {"slope": round(float(bound.get("negative_slope", 0.01)), 6)}
     if op == "cat":
@@ -257,7 +259,8 @@ def describe(layer):
         bias = [] if layer.get("bias") in (True, None) else ["no bias"]
         return f"{name}({', '.join([str(layer['in']), str(layer['out'])] + details + bias)})"
     if layer["op"] == "batch_norm":
-        return f"{name}({layer['features']})"
+        eps = "" if layer.get("eps", TORCH_BN_EPS) == TORCH_BN_EPS else f", eps {layer['eps']:g}"
+        return f"{name}({layer['features']}{eps})"
     if layer["op"] == "leaky_relu":
         return f"{name}({layer['slope']})"
     return name

@@ -214,6 +214,10 @@ MUTATIONS = [
       "return 0.5 * ((d_real - 1) ** 2).mean() + 0.5 * (d_fake ** 2).mean()",
       "return ((d_real - 1) ** 2).mean() + (d_fake ** 2).mean()",
       {"dcgan.lsgan_d_loss": r"without the factor 1/2"}),
+    M("dcgan-lsgan-d-loss-fakes-towards-minus-one", P1,  # the LSGAN paper's a = -1, b = 1 coding
+      "return 0.5 * ((d_real - 1) ** 2).mean() + 0.5 * (d_fake ** 2).mean()",
+      "return 0.5 * ((d_real - 1) ** 2).mean() + 0.5 * ((d_fake + 1) ** 2).mean()",
+      {"dcgan.lsgan_d_loss": r"fakes pushed towards -1, the -1/1 coding of the LSGAN paper"}),
     M("dcgan-statement-raising-at-load", P1,
       "def g_loss_minimax(d_fake):", "def g_loss_minimax(d_fake, eps=EPS):",
       {"dcgan.g_loss_minimax": r"`g_loss_minimax` is not defined because part1_dcgan\.py lines \d+-\d+ failed: "
@@ -285,6 +289,10 @@ MUTATIONS = [
       "torch.linspace(0, 1, n_steps, device=z1.device)", "(torch.arange(n_steps, device=z1.device) / n_steps)",
       {"dcgan.interpolate": r"both ends included"}),
     # ------------------------------------------------------------------ Part 2: one-hot, prior, init, optimizers
+    M("cgan-fc-generator-batchnorm-eps-as-momentum", P2,  # PyTorch-GAN's BatchNorm1d(out_feat, 0.8)
+      "            nn.Linear(512, 1024, bias=False),\n            nn.BatchNorm1d(1024),",
+      "            nn.Linear(512, 1024, bias=False),\n            nn.BatchNorm1d(1024, 0.8),",
+      {"cgan.fc_generator": r"trunk, layer 6 BatchNorm\(1024, eps 0\.8\).*eps should be 1e-05, not 0\.8: BatchNorm's second argument is eps"}),
     M("cgan-onehot-shape-B-10", P2,
       "F.one_hot(labels.long(), n_classes).float().view(-1, n_classes, 1, 1)",
       "F.one_hot(labels.long(), n_classes).float()",

@@ -22,6 +22,7 @@ from autograder.checks.registry import REGISTRY, CheckFailure, check, raised
 from autograder.tracing import FailedTrace, describe, same_shape, shape_text, trace
 
 BATCH = 4
+EPS_SLACK = 100  # a BatchNorm's eps up to 100 times the reference's computes the same layer (1e-3 is common)
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,9 @@ def _hint(expected, found):
         if expected.get(key) is not None and expected[key] != found.get(key):
             extra = " (nn.LeakyReLU's default is 0.01: pass 0.2)" if key == "slope" and found[key] == 0.01 else ""
             hints.append(f"{key} should be {expected[key]}, not {found.get(key)}{extra}")
+    if expected.get("eps") is not None and not found.get("eps", 0) <= EPS_SLACK * expected["eps"]:
+        hints.append(f"eps should be {expected['eps']:g}, not {found['eps']:g}: BatchNorm's second argument is eps, "
+                     f"not momentum (BatchNorm1d(features, 0.8) sets eps=0.8); pass the number of features alone")
     if expected.get("bias") is not None and expected["bias"] != found.get("bias"):
         hints.append("the spec says no bias here: pass bias=False" if not expected["bias"]
                      else "this layer keeps its bias (the spec does not say 'no bias'): remove bias=False")

@@ -260,6 +260,8 @@ _loss_check("dcgan.g_loss_minimax", "g_loss_minimax", correct_g_loss_minimax, {
 _loss_check("dcgan.lsgan_d_loss", "lsgan_d_loss", _lsgan_d, {
     "the loss without the factor 1/2": lambda r, f: 2 * _lsgan_d(r, f),
     "swapped targets (real towards 0, fake towards 1)": lambda r, f: 0.5 * (r ** 2).mean() + 0.5 * ((f - 1) ** 2).mean(),
+    "fakes pushed towards -1, the -1/1 coding of the LSGAN paper: the notebook's targets are 1 (real) and 0 (fake)":
+        lambda r, f: 0.5 * ((r - 1) ** 2).mean() + 0.5 * ((f + 1) ** 2).mean(),
     BATCH_SUM: lambda r, f: _lsgan_d(r, f) * r.numel(),
 }, helpers=())
 
