@@ -127,7 +127,7 @@ def _grade(args):
     else:
         from autograder.sandbox import Sandbox
         with Sandbox(device=args.device, limits=args.limits, threads=args.threads, seed=args.seed,
-                     isolation=args.isolation) as box:
+                     isolation=args.isolation, submissions=1) as box:
             box.on_progress = report.printed_to(sys.stderr)  # the training check's minute, not silence
             graded = box.grade(args.path, ids)
         scored, stamp = graded.scored, graded.fingerprint

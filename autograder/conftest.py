@@ -89,7 +89,7 @@ def pytest_configure(config):
         try:
             config.stash[SANDBOX] = Sandbox(
                 device=config.getoption("--device"), limits=config.getoption("--limits"), seed=config.stash[SEED],
-                isolation=mode).launch()
+                isolation=mode, submissions=1).launch()
         except MachineFault as exc:
             raise pytest.UsageError(_refusal(exc)) from None
     from autograder.modes import mode_line

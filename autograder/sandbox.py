@@ -293,22 +293,27 @@ def read_parts(root, parts):
 
 
 class Server:
-    def __init__(self, device=None, limits=None, threads=None, seed=None, mode="bwrap"):
+    def __init__(self, device=None, limits=None, threads=None, seed=None, mode="bwrap", warm_next=True):
         from autograder.context import make_context
         from autograder.zygote import _warm_up
-        self.context = make_context(device, seed=seed)  # NVML-based CUDA check: does not initialise CUDA
-        self.device = self.context.device
-        self.limits = load_limits(self.context.rubric, limits)
+        self.limits = load_limits(load_rubric(), limits)
         # One torch thread per child unless asked: the checks' tensors are small, and OpenMP threads
         # that spin-wait on busy cores made grading 2-3x slower here (docs/batch.md, "What it costs").
         self.threads = threads or 1
         self.mode = mode
+        self.warm_next = warm_next  # another submission may follow: a namespace warms up for it
+        # A device asked for is known before torch is imported: the first namespace imports torch and
+        # the checks alongside this process (a second sooner on two cores), not after it.
+        self.spare = Namespace(mode, device, self.limits, self.threads) if device else None
+        self.context = make_context(device, seed=seed)  # NVML-based CUDA check: does not initialise CUDA
+        self.device = self.context.device
         hidden = ROOT / "autograder" / "checks" / "hidden.py"
         self.init = {"device": self.device, "limits": self.limits, "threads": self.threads, "seed": self.context.seed,
                      "rubric": self.context.rubric, "isolation": mode,
                      "rss_only": os.environ.get("AUTOGRADER_SANDBOX_RSS_ONLY") == "1",  # test the CUDA memory watch
                      "hidden_source": hidden.read_text() if mode == "bwrap" and hidden.exists() else None}
-        self.spare = Namespace(mode, self.device, self.limits, self.threads)  # imports torch while we do
+        if self.spare is None:
+            self.spare = Namespace(mode, self.device, self.limits, self.threads)  # imports torch while we do
         self.current, self.files, self.root, self.probed = None, {}, None, {}
         self.on_progress = None  # serve(): the grading process hears a training run's progress
         _warm_up()
@@ -333,7 +338,8 @@ class Server:
         except NamespaceBroken as exc:
             namespace.close()
             raise SandboxError(f"the submission's namespace did not start: {exc}") from exc
-        self.spare = Namespace(self.mode, self.device, self.limits, self.threads)  # the next one, warming up
+        if self.warm_next:
+            self.spare = Namespace(self.mode, self.device, self.limits, self.threads)  # the next one, warming up
         return namespace
 
     def _ask(self, request, seconds):
@@ -576,7 +582,7 @@ def serve():
     request = json.loads(sys.stdin.readline())
     try:
         server = Server(request.get("device"), request.get("limits"), request.get("threads"), request.get("seed"),
-                        request.get("isolation", "bwrap"))
+                        request.get("isolation", "bwrap"), request.get("warm_next", True))
     except Exception as exc:  # noqa: BLE001 - say why, instead of dying silently
         emit(event="error", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()[-3000:])
         return
@@ -599,6 +605,8 @@ def serve():
                 emit(event="error", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()[-3000:])
     finally:
         server.close()
+    protocol.flush()
+    os._exit(0)  # the namespaces are gone: tearing down torch's interpreter state would only cost a second
 
 
 # ----------------------------------------------------------------------------------------------
@@ -615,13 +623,15 @@ class Sandbox:
 
     isolation: "bwrap" (the default; IsolationUnavailable when bwrap cannot run here) or
     "container" (the instructor's opt-in: this machine grades one submission, then is thrown away).
+    submissions: how many it will grade, if known; with 1, no namespace warms up for a next one.
     """
 
-    def __init__(self, device=None, limits=None, threads=None, env=None, stderr=None, seed=None, isolation="bwrap"):
+    def __init__(self, device=None, limits=None, threads=None, env=None, stderr=None, seed=None, isolation="bwrap",
+                 submissions=None):
         self.rubric = load_rubric()
         self.limits = load_limits(self.rubric, limits)
         self.request = {"device": device, "limits": read_overrides(limits), "threads": threads, "seed": seed,
-                        "isolation": isolation}
+                        "isolation": isolation, "warm_next": submissions != 1}
         self.env, self.stderr = env, stderr
         self.process = None
         self.device = None
@@ -762,7 +772,7 @@ class IsolatedSubmission:
 
 def grade_isolated(path, device=None, only=None, limits=None, seed=None, isolation="bwrap"):
     """autograder.score.grade(..., isolate=True): (Graded, scored items)."""
-    with Sandbox(device=device, limits=limits, seed=seed, isolation=isolation) as box:
+    with Sandbox(device=device, limits=limits, seed=seed, isolation=isolation, submissions=1) as box:
         graded = box.grade(path, only)
     return graded, graded.scored
 
