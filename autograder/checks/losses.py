@@ -139,8 +139,8 @@ def _smoothed_targets(args, grads, value):
     for p, g in zip(args, grads):
         p, g = p.double().flatten(), g.double().flatten()
         t = p - g * p.numel() * p * (1 - p)
-        if float(t.std()) > 1e-3:
-            return None
+        if not bool(torch.isfinite(t).all()) or float(t.std()) > 1e-3 or not 0.0 <= float(t.mean()) <= 1.0:
+            return None  # NaN or diverging gradients, or no constant target BCE could take
         targets.append(round(float(t.mean()), 3))
     if not agrees(value, sum(correct_bce(p, torch.full_like(p, t)) for p, t in zip(args, targets))):
         return None
