@@ -91,3 +91,64 @@ def test_a_students_details_cannot_stall_the_grading_process(tmp_path):
     except subprocess.TimeoutExpired:
         pytest.fail(f"`grade` of one check did not finish within 60 s ({time.monotonic() - started:.0f} s)")
     assert run.returncode == 0, run.stderr[-2000:]
+
+
+# ---- second round (branch redteam2) ----
+
+
+def without_nan(folder):
+    """The nan_poison attack less its NaN lines: the plain wrong answers (the control)."""
+    source = (folder / "part1_dcgan.py").read_text()
+    kept = [line for line in source.splitlines() if 'float("nan")' not in line]
+    (folder / "part1_dcgan.py").write_text("\n".join(kept) + "\n")
+    return folder
+
+
+def test_wrong_init_and_prior_fail_control(tmp_path):
+    """Control of nan_poison: the same wrong weights_init (PyTorch's default init, shifts 0.5) and prior
+    (torch.rand) without their one NaN fail."""
+    scored = grade(without_nan(materialize("nan_poison", tmp_path / "plain")), ["dcgan.weights_init", "dcgan.prior"])
+    assert not scored["dcgan.weights_init"].passed, scored["dcgan.weights_init"].message
+    assert not scored["dcgan.prior"].passed, scored["dcgan.prior"].message
+
+
+@pytest.mark.xfail(strict=True, reason="one NaN makes the judges' statistics NaN and every `x > tol` / `p < ALPHA` "
+                                       "test False: misc.weights_init_check's judge and prior.judge_prior pass a "
+                                       "wrong init and a U(0, 1) prior")
+def test_a_nan_does_not_pass_a_wrong_init_or_prior(tmp_path):
+    scored = grade(materialize("nan_poison", tmp_path / "nan_poison"), ["dcgan.weights_init", "dcgan.prior"])
+    assert not scored["dcgan.weights_init"].passed and not scored["dcgan.prior"].passed, \
+        {i: (s.passed, s.message[:200]) for i, s in scored.items()}
+
+
+@pytest.mark.xfail(strict=True, reason="a lone surrogate in a student's exception message reaches the reports: "
+                                       "report.html cannot be encoded (a grader error recorded against the "
+                                       "student) and batch.write_class_outputs raises writing checks.csv, so "
+                                       "the class outputs (checks.csv, summary.json) are not written for anyone")
+def test_a_surrogate_in_a_message_is_the_students_fail_and_the_batch_completes(tmp_path):
+    from autograder.batch import grade_batch
+    submissions = tmp_path / "class"
+    materialize("surrogate_message", submissions / "surrogate")
+    out = tmp_path / "out"
+    records = grade_batch(submissions, out, jobs=1, device="cpu", only=["dcgan.bce"], limits=str(LIMITS_FILE),
+                          log=open(os.devnull, "w"))
+    record = records[0]
+    assert record["tests"][0]["status"] == "failed"
+    assert not record["extra_data"].get("grader_error"), record["extra_data"].get("grader_error")
+    assert (out / "students" / "surrogate" / "report.html").exists()
+    assert (out / "checks.csv").exists() and (out / "summary.json").exists()
+
+
+@pytest.mark.xfail(strict=True, reason="`grade` prints the table (print, UTF-8 stdout) and writes report.html "
+                                       "with a lone surrogate from the student's message: UnicodeEncodeError, "
+                                       "exit 1, no results.json")
+def test_a_surrogate_in_a_message_does_not_crash_grade(tmp_path):
+    import subprocess
+    import sys
+    folder = materialize("surrogate_message", tmp_path / "surrogate")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-m", "autograder", "grade", str(folder), "--device", "cpu", "--only",
+                          "dcgan.bce", "--limits", str(LIMITS_FILE), "--out", str(tmp_path / "out")],
+                         env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["tests"][0]["status"] == "failed"
