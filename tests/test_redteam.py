@@ -152,3 +152,14 @@ def test_a_surrogate_in_a_message_does_not_crash_grade(tmp_path):
                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert json.loads((tmp_path / "out" / "results.json").read_text())["tests"][0]["status"] == "failed"
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="steps._match_rows costs rows x pool x width for an answer of (rows + pool) x "
+                                       "width values: the judge's child runs past the check's budget and "
+                                       "sandbox._judge reports the student's forged answer as 'grader error while "
+                                       "judging (please report it)', after spending the budget of the grader's CPU")
+def test_an_answer_too_costly_to_judge_is_the_students_fail(tmp_path):
+    step = grade(materialize("judge_quadratic", tmp_path / "judge_quadratic"), ["dcgan.d_step"])["dcgan.d_step"]
+    assert not step.passed
+    assert "grader error" not in step.message, step.message
