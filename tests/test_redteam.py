@@ -4,6 +4,10 @@ do) and asserts the GUARANTEE the attack goes after. All four broke it when writ
 f735ce5, 9793fb2, strict xfails); each now passes with its fix (zygote._forget_other_checks,
 conventions.bce_nodes, Namespace.ask, report.drawn). The part files build on the reference (`from reference.partN import *`),
 inlined as tests/test_faults.py does (a student's process cannot read reference/).
+
+Second round (branch redteam2): nan_poison, surrogate_message, judge_quadratic and hidden_via_tmp broke
+their guarantees when written (strict xfails, with the mechanism in each reason); a control checks
+that nan_poison's wrong answers fail without their NaN.
 """
 import json
 import os
