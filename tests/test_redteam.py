@@ -4,6 +4,10 @@ do) and asserts the GUARANTEE the attack goes after. All four broke it when writ
 f735ce5, 9793fb2, strict xfails); each now passes with its fix (zygote._forget_other_checks,
 conventions.bce_nodes, Namespace.ask, report.drawn). The part files build on the reference (`from reference.partN import *`),
 inlined as tests/test_faults.py does (a student's process cannot read reference/).
+
+Second round (branch redteam2): nan_poison, surrogate_message, judge_quadratic and hidden_via_tmp broke
+their guarantees when written (strict xfails, with the mechanism in each reason); a control checks
+that nan_poison's wrong answers fail without their NaN.
 """
 import json
 import os
@@ -91,3 +95,88 @@ def test_a_students_details_cannot_stall_the_grading_process(tmp_path):
     except subprocess.TimeoutExpired:
         pytest.fail(f"`grade` of one check did not finish within 60 s ({time.monotonic() - started:.0f} s)")
     assert run.returncode == 0, run.stderr[-2000:]
+
+
+# ---- second round (branch redteam2) ----
+
+
+def without_nan(folder):
+    """The nan_poison attack less its NaN lines: the plain wrong answers (the control)."""
+    source = (folder / "part1_dcgan.py").read_text()
+    kept = [line for line in source.splitlines() if 'float("nan")' not in line]
+    (folder / "part1_dcgan.py").write_text("\n".join(kept) + "\n")
+    return folder
+
+
+def test_wrong_init_and_prior_fail_control(tmp_path):
+    """Control of nan_poison: the same wrong weights_init (PyTorch's default init, shifts 0.5) and prior
+    (torch.rand) without their one NaN fail."""
+    scored = grade(without_nan(materialize("nan_poison", tmp_path / "plain")), ["dcgan.weights_init", "dcgan.prior"])
+    assert not scored["dcgan.weights_init"].passed, scored["dcgan.weights_init"].message
+    assert not scored["dcgan.prior"].passed, scored["dcgan.prior"].message
+
+
+@pytest.mark.xfail(strict=True, reason="one NaN makes the judges' statistics NaN and every `x > tol` / `p < ALPHA` "
+                                       "test False: misc.weights_init_check's judge and prior.judge_prior pass a "
+                                       "wrong init and a U(0, 1) prior")
+def test_a_nan_does_not_pass_a_wrong_init_or_prior(tmp_path):
+    scored = grade(materialize("nan_poison", tmp_path / "nan_poison"), ["dcgan.weights_init", "dcgan.prior"])
+    assert not scored["dcgan.weights_init"].passed and not scored["dcgan.prior"].passed, \
+        {i: (s.passed, s.message[:200]) for i, s in scored.items()}
+
+
+@pytest.mark.xfail(strict=True, reason="a lone surrogate in a student's exception message reaches the reports: "
+                                       "report.html cannot be encoded (a grader error recorded against the "
+                                       "student) and batch.write_class_outputs raises writing checks.csv, so "
+                                       "the class outputs (checks.csv, summary.json) are not written for anyone")
+def test_a_surrogate_in_a_message_is_the_students_fail_and_the_batch_completes(tmp_path):
+    from autograder.batch import grade_batch
+    submissions = tmp_path / "class"
+    materialize("surrogate_message", submissions / "surrogate")
+    out = tmp_path / "out"
+    records = grade_batch(submissions, out, jobs=1, device="cpu", only=["dcgan.bce"], limits=str(LIMITS_FILE),
+                          log=open(os.devnull, "w"))
+    record = records[0]
+    assert record["tests"][0]["status"] == "failed"
+    assert not record["extra_data"].get("grader_error"), record["extra_data"].get("grader_error")
+    assert (out / "students" / "surrogate" / "report.html").exists()
+    assert (out / "checks.csv").exists() and (out / "summary.json").exists()
+
+
+@pytest.mark.xfail(strict=True, reason="`grade` prints the table (print, UTF-8 stdout) and writes report.html "
+                                       "with a lone surrogate from the student's message: UnicodeEncodeError, "
+                                       "exit 1, no results.json")
+def test_a_surrogate_in_a_message_does_not_crash_grade(tmp_path):
+    import subprocess
+    import sys
+    folder = materialize("surrogate_message", tmp_path / "surrogate")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-m", "autograder", "grade", str(folder), "--device", "cpu", "--only",
+                          "dcgan.bce", "--limits", str(LIMITS_FILE), "--out", str(tmp_path / "out")],
+                         env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["tests"][0]["status"] == "failed"
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="steps._match_rows costs rows x pool x width for an answer of (rows + pool) x "
+                                       "width values: the judge's child runs past the check's budget and "
+                                       "sandbox._judge reports the student's forged answer as 'grader error while "
+                                       "judging (please report it)', after spending the budget of the grader's CPU")
+def test_an_answer_too_costly_to_judge_is_the_students_fail(tmp_path):
+    step = grade(materialize("judge_quadratic", tmp_path / "judge_quadratic"), ["dcgan.d_step"])["dcgan.d_step"]
+    assert not step.passed
+    assert "grader error" not in step.message, step.message
+
+
+@pytest.mark.xfail(strict=True, reason="a file written directly in /tmp outlives the child: zygote._fork removes only "
+                                       "the child's work folder (/tmp/check-*), /dev/shm and SysV objects, so what "
+                                       "the student's code saw while a hidden check ran (its id, its arguments) "
+                                       "reaches a later visible check's message")
+def test_hidden_checks_do_not_reach_a_later_check_through_tmp(tmp_path):
+    scored = grade(materialize("hidden_via_tmp", tmp_path / "hidden_via_tmp"),
+                   ["dcgan.width_arguments_generator", "cgan.onehot"])
+    onehot = scored["cgan.onehot"]
+    text = onehot.message + json.dumps(onehot.details)
+    assert "LEAKED[" in text, text[:500]  # the attack ran and reported
+    assert "width_arguments" not in text and "nz=10" not in text, text[:1000]
