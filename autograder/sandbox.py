@@ -83,6 +83,19 @@ def clip(text, limit=MESSAGE_CHARS):
     return text if len(text) <= limit else text[:limit] + f"... ({len(text) - limit:,} more characters left out)"
 
 
+def encodable(value):
+    """value with every string made encodable in UTF-8: JSON carries a lone surrogate ("\\ud800") from
+    a student's exception message, which would make writing report.html, the CSVs or the terminal
+    fail for the whole grading (tests/test_redteam.py); each such character becomes "?"."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {encodable(k): encodable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [encodable(v) for v in value]
+    return value
+
+
 def bounded_details(details, limit=DETAILS_BYTES):
     """A check's details, as JSON-able data of at most `limit` bytes: the largest values are left out
     first (and named in a note), so that a run's figures (its `run`, FID, accuracy) always stay."""
@@ -513,9 +526,10 @@ class Server:
                     "details": bounded_details(result.details, JUDGED_BYTES)}
 
         result = self._in_child(body, budget)
-        if "error" in result:
-            return Result(rubric_id, False, f"grader error while judging (please report it): "
-                                            f"{result['error'].splitlines()[-1]}")
+        if "error" in result:  # what the judge read came from the namespace: never a grader error
+            return Result(rubric_id, False, f"the grader could not judge what your code produced for this check "
+                                            f"({result['error'].splitlines()[-1]}); if your code is correct, "
+                                            "please report it")
         return Result(rubric_id, result["passed"], result["message"], student_details(result["details"], JUDGED_BYTES))
 
     def isolation(self):
@@ -706,7 +720,7 @@ class Sandbox:
                     self._broken("the sandbox server died")
                 self._buffer += chunk
             line, self._buffer = self._buffer.split(b"\n", 1)
-            message = json.loads(line)
+            message = encodable(json.loads(line))
             if message.get("event") != "progress":
                 break
             if self.on_progress is not None:

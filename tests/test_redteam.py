@@ -5,9 +5,11 @@ f735ce5, 9793fb2, strict xfails); each now passes with its fix (zygote._forget_o
 conventions.bce_nodes, Namespace.ask, report.drawn). The part files build on the reference (`from reference.partN import *`),
 inlined as tests/test_faults.py does (a student's process cannot read reference/).
 
-Second round (branch redteam2): nan_poison, surrogate_message, judge_quadratic and hidden_via_tmp broke
-their guarantees when written (strict xfails, with the mechanism in each reason); a control checks
-that nan_poison's wrong answers fail without their NaN.
+Second round (branch redteam2, after those fixes): nan_poison, surrogate_message, judge_quadratic and
+hidden_via_tmp broke their guarantees when written (strict xfails in f7b6ee4); each now passes with its fix
+(a non-finite answer fails weights_init and prior; sandbox.encodable; steps.MAX_ROWS and a judge's failure
+worded as the student's; Zygote._reset_tmp). A control checks that nan_poison's wrong answers fail
+without their NaN.
 """
 import json
 import os
@@ -116,19 +118,12 @@ def test_wrong_init_and_prior_fail_control(tmp_path):
     assert not scored["dcgan.prior"].passed, scored["dcgan.prior"].message
 
 
-@pytest.mark.xfail(strict=True, reason="one NaN makes the judges' statistics NaN and every `x > tol` / `p < ALPHA` "
-                                       "test False: misc.weights_init_check's judge and prior.judge_prior pass a "
-                                       "wrong init and a U(0, 1) prior")
 def test_a_nan_does_not_pass_a_wrong_init_or_prior(tmp_path):
     scored = grade(materialize("nan_poison", tmp_path / "nan_poison"), ["dcgan.weights_init", "dcgan.prior"])
     assert not scored["dcgan.weights_init"].passed and not scored["dcgan.prior"].passed, \
         {i: (s.passed, s.message[:200]) for i, s in scored.items()}
 
 
-@pytest.mark.xfail(strict=True, reason="a lone surrogate in a student's exception message reaches the reports: "
-                                       "report.html cannot be encoded (a grader error recorded against the "
-                                       "student) and batch.write_class_outputs raises writing checks.csv, so "
-                                       "the class outputs (checks.csv, summary.json) are not written for anyone")
 def test_a_surrogate_in_a_message_is_the_students_fail_and_the_batch_completes(tmp_path):
     from autograder.batch import grade_batch
     submissions = tmp_path / "class"
@@ -143,9 +138,6 @@ def test_a_surrogate_in_a_message_is_the_students_fail_and_the_batch_completes(t
     assert (out / "checks.csv").exists() and (out / "summary.json").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="`grade` prints the table (print, UTF-8 stdout) and writes report.html "
-                                       "with a lone surrogate from the student's message: UnicodeEncodeError, "
-                                       "exit 1, no results.json")
 def test_a_surrogate_in_a_message_does_not_crash_grade(tmp_path):
     import subprocess
     import sys
@@ -159,20 +151,12 @@ def test_a_surrogate_in_a_message_does_not_crash_grade(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="steps._match_rows costs rows x pool x width for an answer of (rows + pool) x "
-                                       "width values: the judge's child runs past the check's budget and "
-                                       "sandbox._judge reports the student's forged answer as 'grader error while "
-                                       "judging (please report it)', after spending the budget of the grader's CPU")
 def test_an_answer_too_costly_to_judge_is_the_students_fail(tmp_path):
     step = grade(materialize("judge_quadratic", tmp_path / "judge_quadratic"), ["dcgan.d_step"])["dcgan.d_step"]
     assert not step.passed
     assert "grader error" not in step.message, step.message
 
 
-@pytest.mark.xfail(strict=True, reason="a file written directly in /tmp outlives the child: zygote._fork removes only "
-                                       "the child's work folder (/tmp/check-*), /dev/shm and SysV objects, so what "
-                                       "the student's code saw while a hidden check ran (its id, its arguments) "
-                                       "reaches a later visible check's message")
 def test_hidden_checks_do_not_reach_a_later_check_through_tmp(tmp_path):
     scored = grade(materialize("hidden_via_tmp", tmp_path / "hidden_via_tmp"),
                    ["dcgan.width_arguments_generator", "cgan.onehot"])

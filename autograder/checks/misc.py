@@ -27,6 +27,10 @@ def weights_init_check(rubric_id, part, batch_norms):
     def judge(inputs, found, context):
         if len(found["convs"]) != len(CONVS) or len(found["norms"]) != len(batch_norms):
             raise CheckFailure("weights_init changed the layers of the model it was applied to")
+        tensors = [*found["convs"], *(t for layer in found["norms"] for t in (layer["weight"], layer["bias"]))]
+        if not all(bool(torch.isfinite(t).all()) for t in tensors):  # a NaN would fail every comparison below
+            raise CheckFailure("weights_init left NaN or infinite values in the weights: expected N(0, 0.02) for "
+                               "the convolutions, N(1, 0.02) scales and zero shifts for the BatchNorms")
         for kind, weight in zip(CONVS, found["convs"]):
             w = weight.flatten().double()
             name = kind.__name__

@@ -53,6 +53,9 @@ def judge_prior(inputs, found, context):
     if found["repeat"]:
         raise CheckFailure("two calls to get_noise returned the same tensor: draw fresh noise on every call")
     sample = found["sample"].double().reshape(N_DRAWS, NZ)
+    if not bool(torch.isfinite(sample).all()):  # a NaN would fail every statistical test below
+        raise CheckFailure(f"get_noise({N_DRAWS}, {NZ}, 'cpu') returned NaN or infinite values: the prior is "
+                           "N(0, I), torch.randn")
     if torch.unique(sample, dim=0).shape[0] < 0.99 * N_DRAWS:  # float32 ties alone repeat a few rows
         raise CheckFailure("rows of one get_noise batch repeat: each example needs its own z")
     corr = np.corrcoef(sample.numpy(), rowvar=False)

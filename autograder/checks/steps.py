@@ -33,6 +33,7 @@ from autograder.checks.registry import CheckFailure, check
 
 NZ, N_CLASSES, BATCH = 100, 10, 16
 STALE = 1e4  # gradient left in .grad before a step: only zero_grad removes it
+MAX_ROWS = 256 * BATCH  # images one step may show D (and G make) for the judge to match them
 PARTS = {"part1_dcgan": {"image": (3, 32, 32), "conditional": False},
          "part2_cgan": {"image": (1, 32, 32), "conditional": True}}
 
@@ -214,6 +215,10 @@ def _match_rows(rows, pool):
 
 def _judgements(d_calls, g_calls, x_real):
     """Sort every image D judged into real and fake rows, with its label, D's output and gradient."""
+    judged, made = sum(len(c["x"]) for c in d_calls), sum(len(c["x"]) for c in g_calls)
+    if max(judged, made) > MAX_ROWS:  # matching costs judged x made x pixels: no step of the course comes close
+        raise CheckFailure(f"the step showed D {judged:,} images and G made {made:,}, where a step on a batch shows "
+                           f"each network a few batches: the grader judges at most {MAX_ROWS:,} of each")
     fakes = torch.cat([c["x"] for c in g_calls]) if g_calls else None
     fake_labels = torch.cat([c["y"] for c in g_calls]) if g_calls and g_calls[0]["y"] is not None else None
     rows = {"real": [], "fake": []}
