@@ -16,7 +16,6 @@ out; the stub is the released notebooks' code, given to copydetect as boilerplat
 import argparse
 import csv
 import io
-import multiprocessing
 import sys
 import tempfile
 from pathlib import Path
@@ -82,34 +81,48 @@ def compare(submissions, out, rubric=None, stub=None, log=sys.stderr):
     return rows
 
 
-def _compare_child(submissions, out, rubric, answer):
-    """compare() in a process of its own; sends back (error or "", what it logged)."""
-    log = io.StringIO()
+def _compare_child():
+    """compare() in a process of its own: the request as JSON on stdin; prints (error or "", what it
+    logged) as the last line of JSON on stdout."""
+    import json
+    request, log = json.loads(sys.stdin.read()), io.StringIO()
     try:
-        compare(submissions, out, rubric, log=log)
-        answer.send(("", log.getvalue()))
+        compare({k: Path(v) for k, v in request["submissions"].items()}, request["out"], request["rubric"], log=log)
+        error = ""
     except Exception as exc:  # noqa: BLE001 - reported by the parent as this report's loss
-        answer.send((f"{type(exc).__name__}: {str(exc)[:500]}", log.getvalue()))
+        error = f"{type(exc).__name__}: {str(exc)[:500]}"
+    print("\n" + json.dumps([error, log.getvalue()]), flush=True)
 
 
 def _in_child(submissions, out, rubric, timeout):
-    """(error or "", what it logged) of compare() in a spawned process, killed after `timeout` s."""
-    context = multiprocessing.get_context("spawn")  # a fresh interpreter: none of the batch's threads
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_compare_child, args=(submissions, out, rubric, send), daemon=True)
-    child.start()
-    send.close()
+    """(error or "", what it logged) of compare() in a fresh interpreter (none of the batch's threads),
+    its process group killed after `timeout` s. A subprocess, not multiprocessing: spawn's resource
+    tracker would outlive the batch (tests/test_faults.py, no process outlives it)."""
+    import json
+    import os
+    import signal
+    import subprocess
+    request = json.dumps({"submissions": {k: str(v) for k, v in submissions.items()}, "out": str(out),
+                          "rubric": rubric})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    child = subprocess.Popen([sys.executable, "-c", "from autograder.similarity import _compare_child; "
+                              "_compare_child()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, cwd=str(ROOT), env=env, start_new_session=True)
     try:
-        if not receive.poll(timeout):
-            return f"it took longer than {timeout:g} s and was stopped", ""
-        try:
-            return receive.recv()
-        except (EOFError, OSError):
-            return "the report's process ended without an answer", ""
+        stdout, _ = child.communicate(request.encode(), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return f"it took longer than {timeout:g} s and was stopped", ""
     finally:
-        child.kill()
-        child.join()
-        receive.close()
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        child.wait()
+    try:
+        error, logged = json.loads(stdout.decode("utf-8", "replace").strip().splitlines()[-1])
+        return str(error), str(logged)
+    except (ValueError, IndexError, TypeError):
+        return "the report's process ended without an answer", ""
 
 
 def class_report(submissions, out, rubric, log=sys.stderr, timeout=None):
