@@ -44,7 +44,9 @@ def assemble(stage, variant, source=ROOT):
     shutil.copyfile(TEMPLATES / "grade.py", stage / "gradescope_grade.py")
     bsc._write(stage / "run", bsc.student_run(source / "run"), 0o755)
     bsc._copy_tree(source / bsc.AUTOGRADER, stage / bsc.AUTOGRADER)
-    for name in (bsc.RUBRIC, *bsc.COPIED_FILES):
+    # The course's constraints as they are (the grader's torch pinned, as in CI), not the student copy's
+    # generated ones: `run` reads them, and the zip lacked them once the copy began generating its own.
+    for name in (bsc.RUBRIC, *bsc.COPIED_FILES, bsc.CONSTRAINTS):
         shutil.copyfile(source / name, stage / name)
 
 
