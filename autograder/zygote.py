@@ -684,13 +684,17 @@ class Zygote:
         """/tmp as the next child must find it: the submission's files as the server handed them over,
         and nothing else. A file a check's code left there (or wrote into the submission's folder)
         would carry what it saw, a hidden check's id and arguments, to a later check's message."""
+        # One second at most: a tree the work folder's own clean-up could not finish (10 s, remove_tree)
+        # is taken down a second a child, not ten.
+        deadline = time.monotonic() + 1.0
+        left = lambda: max(0.05, deadline - time.monotonic())  # noqa: E731
         if self.namespace:
             for name in os.listdir("/tmp"):
                 if os.path.join("/tmp", name) != self.root:
-                    remove_tree(os.path.join("/tmp", name))
+                    remove_tree(os.path.join("/tmp", name), left())
         for name in os.listdir(self.root):
             if name not in self.files:
-                remove_tree(os.path.join(self.root, name))
+                remove_tree(os.path.join(self.root, name), left())
         for name, data in self.files.items():
             path = os.path.join(self.root, name)
             try:  # no link followed, no FIFO waited on
