@@ -122,14 +122,19 @@ def _address_space():
         return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
 
 
-def student_details(details, limit=DETAILS_BYTES):
-    """Details made from what the submission's side sent (bounded_details), less GRADER_ERROR: only
-    the server's own observation (Server._killed_for_memory) says a failure is the grader's; and
-    less what the report draws (report.drawn), which thousands of keys would make a stall of the
-    grading process's own CPU."""
+def judged_details(details, limit=JUDGED_BYTES):
+    """A judge's details (bounded_details), less GRADER_ERROR: only the server's own observation
+    (Server._killed_for_memory) says a failure is the grader's, and a judge reads student data."""
     details = bounded_details(details, limit)
     details.pop(GRADER_ERROR, None)
-    return {key: value for key, value in details.items() if not drawn(key)}
+    return details
+
+
+def student_details(details, limit=DETAILS_BYTES):
+    """Details a child of the namespace sent: judged_details, less what the report draws
+    (report.drawn), which only judges make and which thousands of forged keys would make a stall of
+    the grading process's own CPU."""
+    return {key: value for key, value in judged_details(details, limit).items() if not drawn(key)}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -530,7 +535,7 @@ class Server:
             return Result(rubric_id, False, f"the grader could not judge what your code produced for this check "
                                             f"({result['error'].splitlines()[-1]}); if your code is correct, "
                                             "please report it")
-        return Result(rubric_id, result["passed"], result["message"], student_details(result["details"], JUDGED_BYTES))
+        return Result(rubric_id, result["passed"], result["message"], judged_details(result["details"]))
 
     def isolation(self):
         """How student code is confined, for the fingerprint."""

@@ -164,3 +164,12 @@ def test_hidden_checks_do_not_reach_a_later_check_through_tmp(tmp_path):
     text = onehot.message + json.dumps(onehot.details)
     assert "LEAKED[" in text, text[:500]  # the attack ran and reported
     assert "width_arguments" not in text and "nz=10" not in text, text[:1000]
+
+
+def test_a_judges_figures_are_kept_and_a_childs_are_dropped():
+    """The fix of report_cpu is at the child's door only: a judge's own sample grid, loss curves and band
+    reach the report (sandbox._judge), the same keys sent by a child do not."""
+    from autograder.sandbox import judged_details, student_details
+    details = {"your_samples": [[0.5]], "your_D_losses": [1.0], "fid": 10.0, "reference_fid": 9.0, "run": "FID 10"}
+    assert judged_details(details) == details
+    assert student_details(details) == {"run": "FID 10"}
