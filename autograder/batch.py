@@ -39,7 +39,7 @@ from pathlib import Path
 from autograder import isolation, preflight, report, similarity
 from autograder.csvsafe import safe_row
 from autograder.discovery import discover
-from autograder.rubric import EXPECTED_DIR, RUBRIC_PATH, load_rubric
+from autograder.rubric import load_rubric, rubric_digest
 from autograder.report import Scored
 from autograder.sandbox import Sandbox, load_limits
 
@@ -84,11 +84,7 @@ def submission_hash(path, parts, problem=""):
 
 def grader_hash(ids, limits, device):
     """What a grade depends on besides the submission: rubric, expected values, graded ids, limits."""
-    digest = hashlib.sha256(RUBRIC_PATH.read_bytes())
-    for path in sorted(EXPECTED_DIR.glob("*.json")):
-        digest.update(path.read_bytes())
-    digest.update(json.dumps([ids, limits, device], sort_keys=True).encode())
-    return digest.hexdigest()
+    return rubric_digest([ids, limits, device])
 
 
 def _write(path, text):
@@ -119,8 +115,7 @@ def _student_record(candidate, scored, fingerprint, extra, rubric):
 
 
 def _failed_everything(ids, rubric, message):
-    return [Scored(i, rubric["checks"][i].get("title", i), 0, rubric["checks"][i]["points"], False, message,
-                   rubric["checks"][i]["visibility"]) for i in ids]
+    return [Scored.of(rubric, i, False, message) for i in ids]
 
 
 def _grader_error(ids, rubric, exc, extra):

@@ -31,6 +31,8 @@ import warnings
 from functools import lru_cache
 from pathlib import Path
 
+from autograder.rubric import part_of
+
 __all__ = ["check", "CheckFailed", "part_of"]
 
 
@@ -51,15 +53,6 @@ class CheckFailed(AssertionError):
 def _context(device):
     from autograder.context import make_context
     return make_context(device)
-
-
-def part_of(rubric_id, parts):
-    """The part a rubric id belongs to: the part named `partN_<prefix>` for the id `<prefix>.x`."""
-    prefix = rubric_id.split(".", 1)[0]
-    matches = [p for p in parts if p.split("_", 1)[-1] == prefix]
-    if len(matches) != 1:
-        raise ValueError(f"rubric id {rubric_id!r}: no single part of {parts} is named *_{prefix}")
-    return matches[0]
 
 
 def _caller_namespace(depth):

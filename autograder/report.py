@@ -28,6 +28,13 @@ class Scored:
     details: dict = field(default_factory=dict)
     seconds: float = 0.0
 
+    @classmethod
+    def of(cls, rubric, rubric_id, passed, message, details=None, seconds=0.0):
+        """The item's verdict with the rubric's title, points and visibility: full points or none."""
+        item = rubric["checks"][rubric_id]
+        return cls(rubric_id, item.get("title", rubric_id), item["points"] if passed else 0, item["points"],
+                   bool(passed), message, item["visibility"], details or {}, seconds)
+
 
 def printed_to(stream):
     """A training run's progress (trainer.progress) as one line to `stream`, rewritten in place

@@ -1,4 +1,7 @@
-"""The rubric (grading.yml) and the expected values derived from the reference, read once."""
+"""The rubric (grading.yml) and the expected values derived from the reference, read once; and the
+facts every stage derives from them (a rubric id's part, the hidden ids, the digest of what a grade
+depends on), so that each is computed in one place."""
+import hashlib
 import json
 import os
 import secrets
@@ -21,6 +24,40 @@ def load_rubric(path=RUBRIC_PATH):
         if item["visibility"] not in VISIBILITIES:
             raise ValueError(f"grading.yml: {rubric_id} has visibility {item['visibility']!r}")
     return rubric
+
+
+def part_of(rubric_id, parts):
+    """The part a rubric id belongs to: the part named `partN_<prefix>` for the id `<prefix>.x`."""
+    prefix = rubric_id.split(".", 1)[0]
+    matches = [p for p in parts if part_prefix(p) == prefix]
+    if len(matches) != 1:
+        raise ValueError(f"rubric id {rubric_id!r}: no single part of {parts} is named *_{prefix}")
+    return matches[0]
+
+
+def part_prefix(part):
+    """part1_dcgan -> dcgan: the prefix of the part's rubric ids."""
+    return part.split("_", 1)[-1]
+
+
+def is_hidden(item):
+    return (item or {}).get("visibility") == "hidden"
+
+
+def hidden_ids(rubric):
+    """The ids whose checks the student copy lacks (autograder/checks/hidden.py)."""
+    return [i for i, item in rubric["checks"].items() if is_hidden(item)]
+
+
+def rubric_digest(extra=None):
+    """sha256 of grading.yml and the expected values (and `extra`, JSON): what a grade depends on
+    besides the submission, in the fingerprint and in a batch's key for re-grading."""
+    digest = hashlib.sha256(RUBRIC_PATH.read_bytes())
+    for path in sorted(EXPECTED_DIR.glob("*.json")):
+        digest.update(path.read_bytes())
+    if extra is not None:
+        digest.update(json.dumps(extra, sort_keys=True).encode())
+    return digest.hexdigest()
 
 
 @lru_cache(maxsize=None)

@@ -425,7 +425,6 @@ class Server:
         """One rubric item: each try collects in the namespace (the student's code) and is judged in
         a child of this server that never ran student code, on the found data alone."""
         from autograder.checks.registry import REGISTRY, Result, run_tries
-        item = self.context.rubric["checks"][rubric_id]
         if rubric_id not in REGISTRY:
             raise KeyError(f"grading.yml names checks that no code registers: [{rubric_id!r}]")
         started = time.monotonic()
@@ -461,9 +460,8 @@ class Server:
         machine = GRADER_ERROR in result.details
         message = result.message if result.passed or machine else explain(clip(result.message), self.limits)
         message = clip(message, 4 * MESSAGE_CHARS)
-        return Scored(rubric_id, item.get("title", rubric_id), item["points"] if result.passed else 0, item["points"],
-                      bool(result.passed), message, item["visibility"], bounded_details(result.details, JUDGED_BYTES),
-                      round(time.monotonic() - started, 2))
+        return Scored.of(self.context.rubric, rubric_id, result.passed, message,
+                         bounded_details(result.details, JUDGED_BYTES), round(time.monotonic() - started, 2))
 
     def _killed_for_memory(self, rubric_id, victim="this check's process"):
         """The check's process was ended by the system's out-of-memory killer (the kernel's count of

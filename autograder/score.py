@@ -9,10 +9,8 @@ from autograder.report import Scored
 def score_one(rubric_id, submission, context):
     if hasattr(submission, "score_isolated"):  # loaded in the sandbox (autograder/sandbox.py), not here
         return submission.score_isolated(rubric_id)
-    item = context.rubric["checks"][rubric_id]
     result = run_check(rubric_id, submission, context)
-    return Scored(rubric_id, item.get("title", rubric_id), item["points"] if result.passed else 0, item["points"],
-                  result.passed, result.message, item["visibility"], result.details)
+    return Scored.of(context.rubric, rubric_id, result.passed, result.message, result.details)
 
 
 def grade(path, device=None, only=None, isolate=False, limits=None, seed=None, context=None):

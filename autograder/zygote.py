@@ -257,7 +257,7 @@ def _forget_other_checks(rubric_id, context, snapshot):
     snapshot of protected names the child restores from then on."""
     from autograder import rubric as rubric_module
     from autograder.checks import registry
-    hidden = {i for i, item in context.rubric["checks"].items() if item.get("visibility") == "hidden"}
+    hidden = set(rubric_module.hidden_ids(context.rubric))
     dropped = {i for i in registry.REGISTRY if i != rubric_id}
     hidden_module = None
     if rubric_id not in hidden:

@@ -55,12 +55,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
-import yaml
+
+from autograder.rubric import is_hidden, load_rubric, part_prefix
 
 ROOT = Path(__file__).resolve().parent.parent
 PROSE_DIR = ROOT / "notebooks_src"
 REFERENCE_DIR = ROOT / "reference"
-RUBRIC = ROOT / "grading.yml"
 NBGRADER_CONFIG = ROOT / "nbgrader_config.py"
 SOURCE_DIRECTORY = "solutions"  # as in nbgrader_config.py
 RELEASE_DIRECTORY = "assignments"
@@ -105,18 +105,6 @@ class BuildError(Exception):
 def grade_id(rubric_id):
     """nbgrader's grade id of a rubric item: dots would be read as CSS classes by the formgrader."""
     return rubric_id.replace(".", "-")
-
-
-def load_rubric(path=RUBRIC):
-    rubric = yaml.safe_load(Path(path).read_text())
-    for item in rubric["checks"].values():
-        item.setdefault("visibility", "visible")
-    return rubric
-
-
-def part_prefix(part):
-    """part1_dcgan -> dcgan: the prefix of the part's rubric ids."""
-    return part.split("_", 1)[-1]
 
 
 # --------------------------------------------------------------------------------------------
@@ -298,10 +286,6 @@ def _nbgrader(grade_id_, grade, solution, locked, points=None):
     if points is not None:
         meta["points"] = points
     return {"nbgrader": meta}
-
-
-def is_hidden(item):
-    return item.get("visibility") == "hidden"
 
 
 def points_label(points):

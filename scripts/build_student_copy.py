@@ -50,6 +50,8 @@ from pathlib import Path
 
 import yaml
 
+from autograder.rubric import hidden_ids
+
 ROOT = Path(__file__).resolve().parent.parent
 
 # The allow-list. Top-level entries copied from the source as they are (when present).
@@ -338,10 +340,6 @@ def registrations(source):
 # --------------------------------------------------------------------------------------------
 # The rubric and the expected values, less the hidden items
 # --------------------------------------------------------------------------------------------
-
-
-def hidden_ids(rubric):
-    return [i for i, item in rubric["checks"].items() if (item or {}).get("visibility") == "hidden"]
 
 
 def _mentions(text, rubric_id):

@@ -19,7 +19,6 @@ with GAN_COURSE_QUICK=1, so that a GPU runner also runs the experiments at their
 """
 import html
 import json
-import os
 import re
 import shutil
 import subprocess

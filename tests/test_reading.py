@@ -1,7 +1,6 @@
 """A submission is read as Python reads it (issue 13): PEP 263 coding lines, a UTF-8 byte-order
 mark, Windows and classic Mac OS line endings; two files for one part: the grader says which it
 graded and why; links and special files are refused before anything is read through them."""
-import json
 import os
 import time
 

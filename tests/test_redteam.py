@@ -13,7 +13,6 @@ without their NaN.
 """
 import json
 import os
-from pathlib import Path
 
 import pytest
 

@@ -32,14 +32,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from autograder.checks import registry
 from autograder.rubric import load_rubric
 from autograder.score import grade
 
 SUBMISSIONS = Path(__file__).resolve().parent / "submissions"
 STYLES = sorted(p.name for p in SUBMISSIONS.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
-PARTS = ("part1_dcgan", "part2_cgan", "part3_vae")
-PREFIX = {"part1_dcgan": "dcgan.", "part2_cgan": "cgan.", "part3_vae": "vae."}
-SLOW = {"cgan.training"}  # trains networks: graded apart, in the slow test below
+PARTS = tuple(load_rubric()["parts"])
 
 # Cells of the notebook style that fail when graded here (no Colab, no network), by design: a
 # failing cell costs only the names it defines, none of which are graded. {where: regex of the error}
@@ -54,8 +53,8 @@ EXPERIMENT_ONLY_NAMES = {"notebook_tutorial": {"part1_dcgan": {"G_losses", "D_lo
 
 
 def rubric_ids(parts=PARTS):
-    return [i for i in load_rubric()["checks"] if i not in SLOW and any(
-        i.startswith(PREFIX[p]) for p in parts)]
+    """The checks of these parts but the training run, graded apart in the slow test below."""
+    return registry.rubric_ids(load_rubric(), parts, trains=False)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -117,7 +116,7 @@ def test_style_loads_as_intended(style, graded_styles):
 def test_style_passes_the_training_checks(style, one_torch_thread):
     """The rubric's training run (cgan.training: the style's own networks, weights_init,
     make_optimizers and train_step, trained on MNIST under the CPU budget) must pass too."""
-    slow_ids = [i for i in load_rubric()["checks"] if i in SLOW]
+    slow_ids = registry.rubric_ids(load_rubric(), trains=True)
     if not slow_ids:
         pytest.skip("the rubric has no training check")
     torch.set_num_threads(one_torch_thread)  # training runs larger matrix products: all threads

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from autograder.checks.course import LATENT, N_CLASSES, NZ
 from autograder.checks.diagnose import returned, type_name
 from autograder.checks.registry import REGISTRY, CheckFailure, check, raised
 from autograder.tracing import FailedTrace, describe, same_shape, shape_text, trace
@@ -39,20 +40,20 @@ class Network:
 IMAGE, NOISE, ONEHOT, FLAT = "image", "noise", "onehot", "flat"
 NETWORKS = {
     "dcgan.discriminator": Network("part1_dcgan", "Discriminator", (("x", IMAGE, (3, 32, 32)),), output="probability"),
-    "dcgan.generator": Network("part1_dcgan", "Generator", (("z", NOISE, (100, 1, 1)),), output=(3, 32, 32)),
+    "dcgan.generator": Network("part1_dcgan", "Generator", (("z", NOISE, (NZ, 1, 1)),), output=(3, 32, 32)),
     "dcgan.discriminator64": Network("part1_dcgan", "Discriminator64", (("x", IMAGE, (3, 64, 64)),),
                                      output="probability"),
-    "dcgan.generator64": Network("part1_dcgan", "Generator64", (("z", NOISE, (100, 1, 1)),), output=(3, 64, 64)),
+    "dcgan.generator64": Network("part1_dcgan", "Generator64", (("z", NOISE, (NZ, 1, 1)),), output=(3, 64, 64)),
     "cgan.cdcgan_discriminator": Network("part2_cgan", "cDCGANDiscriminator",
-                                         (("x", IMAGE, (1, 32, 32)), ("y", ONEHOT, (10, 1, 1))), output="probability"),
+                                         (("x", IMAGE, (1, 32, 32)), ("y", ONEHOT, (N_CLASSES, 1, 1))), output="probability"),
     "cgan.cdcgan_generator": Network("part2_cgan", "cDCGANGenerator",
-                                     (("z", NOISE, (100, 1, 1)), ("y", ONEHOT, (10, 1, 1))), output=(1, 32, 32)),
+                                     (("z", NOISE, (NZ, 1, 1)), ("y", ONEHOT, (N_CLASSES, 1, 1))), output=(1, 32, 32)),
     "cgan.fc_discriminator": Network("part2_cgan", "cGANDiscriminator",
-                                     (("x", IMAGE, (1, 32, 32)), ("y", ONEHOT, (10, 1, 1))), output="probability"),
+                                     (("x", IMAGE, (1, 32, 32)), ("y", ONEHOT, (N_CLASSES, 1, 1))), output="probability"),
     "cgan.fc_generator": Network("part2_cgan", "cGANGenerator",
-                                 (("z", NOISE, (100, 1, 1)), ("y", ONEHOT, (10, 1, 1))), output=(1, 32, 32)),
+                                 (("z", NOISE, (NZ, 1, 1)), ("y", ONEHOT, (N_CLASSES, 1, 1))), output=(1, 32, 32)),
     "vae.encoder": Network("part3_vae", "VAE", (("x", FLAT, (784,)),), method="encode", output=("mu", "logvar")),
-    "vae.decoder": Network("part3_vae", "VAE", (("z", NOISE, (32,)),), method="decode"),
+    "vae.decoder": Network("part3_vae", "VAE", (("z", NOISE, (LATENT,)),), method="decode"),
 }
 
 
@@ -224,9 +225,6 @@ def _compare_failed(name, expected, found, error):
     if failing:
         raise _failed_layer(*failing, error)
     raise CheckFailure(f"{name}'s forward pass failed: {error}")
-
-
-LATENT = 32  # the VAE's latent_dim by default
 
 
 def _check_pair(name, network, shapes):

@@ -19,11 +19,12 @@ import threading
 import torch
 from torch.overrides import TorchFunctionMode
 
+from autograder.checks.course import N_CLASSES
 from autograder.checks.diagnose import correct_onehot
 from autograder.checks.registry import CheckFailure, raised
 from autograder.tracing import shape_text
 
-BATCH, N_CLASSES = 16, 10
+BATCH = 16
 DISCRIMINATORS = {"part1_dcgan": (("Discriminator",), (3, 32, 32), False),
                   "part2_cgan": (("cGANDiscriminator", "cDCGANDiscriminator"), (1, 32, 32), True)}
 # The shapes a discriminator's output may take (ASSIGNMENT.md, "Equivalent forms"), without the batch:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 import torch
 
 from autograder.load import MissingName
+from autograder.rubric import part_of
 
 REGISTRY = {}
 
@@ -56,14 +57,22 @@ class Check:
     judge: object  # judge(inputs, found, context) -> details | None; raises CheckFailure
     draw: object = no_inputs  # draw(context) -> inputs
     tries: object = None  # tries(context) -> how many seeds to try before failing (default 1)
+    trains: bool = False  # trains networks for a minute or more: the fast suites leave it to its own tests
 
 
-def check(rubric_id, *, collect, judge, draw=no_inputs, tries=None):
+def check(rubric_id, *, collect, judge, draw=no_inputs, tries=None, trains=False):
     """Register the check of rubric_id (see the module docstring for the three halves)."""
     if rubric_id in REGISTRY:
         raise ValueError(f"two checks registered for {rubric_id}")
-    REGISTRY[rubric_id] = Check(rubric_id, collect, judge, draw, tries)
+    REGISTRY[rubric_id] = Check(rubric_id, collect, judge, draw, tries, trains)
     return REGISTRY[rubric_id]
+
+
+def rubric_ids(rubric, parts=None, trains=None):
+    """grading.yml's ids (in its order) of the checks of `parts` (every part when None): only those that
+    train (trains=True), none of them (False), or both (None). The suites select their checks so."""
+    return [i for i in rubric["checks"] if (parts is None or part_of(i, rubric["parts"]) in parts)
+            and (trains is None or REGISTRY[i].trains == trains)]
 
 
 NOTEBOOK_CELL = re.compile(r"ipykernel_\d+|<ipython-input-")  # how IPython names the code of a cell

@@ -29,9 +29,10 @@ from scipy import stats
 from autograder.checks.diagnose import (correct_d_loss, correct_g_loss, correct_helpers, correct_kl, correct_noise,
                                          correct_onehot, cosine, grads_of, returned, substituted)
 from autograder.checks.conventions import in_d_shapes
+from autograder.checks.course import LATENT, N_CLASSES, NZ
 from autograder.checks.registry import CheckFailure, check
 
-NZ, N_CLASSES, BATCH = 100, 10, 16
+BATCH = 16
 STALE = 1e4  # gradient left in .grad before a step: only zero_grad removes it
 MAX_ROWS = 256 * BATCH  # images one step may show D (and G make) for the judge to match them
 PARTS = {"part1_dcgan": {"image": (3, 32, 32), "conditional": False},
@@ -665,7 +666,7 @@ _register("cgan.optimizers", optimizers_check, "part2_cgan")
 
 # ---- Part 3: the VAE step ----
 
-VAE_PART, LATENT = "part3_vae", 32
+VAE_PART = "part3_vae"
 
 
 class ProbeVAE(nn.Module):

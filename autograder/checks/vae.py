@@ -15,10 +15,10 @@ from scipy import stats
 
 from autograder.checks.diagnose import (agrees, both_ways, call, correct_helpers, correct_kl, either_way, explain,
                                         grads_of, reraise, returned, substituted, type_name)
+from autograder.checks.course import LATENT
 from autograder.checks.registry import CheckFailure, check
 
 PART = "part3_vae"
-LATENT = 32
 
 
 def _mu_logvar(batch=8):
