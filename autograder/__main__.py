@@ -1,8 +1,8 @@
 """`python -m autograder grade|batch|merge`: the command line of the harness (docs/batch.md).
 
     python -m autograder grade PATH [--out DIR] [--device cpu|cuda] [--only IDS] [--skip IDS]
-                                    [--limits FILE] [--threads T] [--seed S] [--no-isolate]
-                                    [--isolation bwrap|container]
+                                    [--limits FILE] [--threads T] [--seed S]
+                                    [--isolation bwrap|container|in-process]
     python -m autograder batch SUBMISSIONS --out DIR [--jobs N] [--shard i/n] [--per-gpu K]
                                     [--device cpu|cuda] [--only IDS] [--skip IDS] [--limits FILE]
                                     [--roster CSV] [--duedate TEXT] [--force] [--threads T] [--seed S]
@@ -24,15 +24,17 @@ def _ids(text):
     return [i.strip() for i in text.split(",") if i.strip()] if text else None
 
 
-def _common(parser):
+def _common(parser, isolations):
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     parser.add_argument("--only", type=_ids, default=None, help="grade only these rubric ids (comma-separated)")
     parser.add_argument("--skip", type=_ids, default=None, help="do not grade these rubric ids (comma-separated)")
     parser.add_argument("--limits", default=None, help="YAML file whose `limits:` override grading.yml's")
     parser.add_argument("--threads", type=int, default=1, help="torch threads in each child (default 1)")
-    parser.add_argument("--isolation", default="bwrap", choices=("bwrap", "container"),
+    parser.add_argument("--isolation", default="bwrap", choices=isolations,
                         help="bwrap (default): each submission in namespaces of its own; container: none, only "
-                             "for a container that grades ONE submission and is then thrown away (docs/batch.md)")
+                             "for a container that grades ONE submission and is then thrown away (docs/batch.md)"
+                             + ("; in-process: the submission's code runs in this process" if "in-process" in isolations
+                                else ""))
     parser.add_argument("--seed", type=int, default=None,
                         help="the checks' seed (default: grading.yml's, drawn afresh when `random`); "
                              "results.json records it: pass it again to replay a grading")
@@ -44,8 +46,7 @@ def main(argv=None):
     grade = commands.add_parser("grade", help="grade one submission")
     grade.add_argument("path")
     grade.add_argument("--out", default="grading-output")
-    grade.add_argument("--no-isolate", action="store_true", help="run the submission's code in this process")
-    _common(grade)
+    _common(grade, ("bwrap", "container", "in-process"))
     batch = commands.add_parser("batch", help="grade a folder of submissions")
     batch.add_argument("submissions")
     batch.add_argument("--out", required=True)
@@ -58,11 +59,14 @@ def main(argv=None):
     batch.add_argument("--roster", default=None, help="CSV with student_id, first_name, last_name, email")
     batch.add_argument("--duedate", default="", help="the gradebook's duedate column")
     batch.add_argument("--force", action="store_true", help="re-grade students already graded")
-    _common(batch)
+    _common(batch, ("bwrap", "container"))
     merge = commands.add_parser("merge", help="merge shard outputs into one gradebook and summary")
     merge.add_argument("dirs", nargs="+")
     merge.add_argument("--out", required=True)
     args = parser.parse_args(argv)
+    if args.command != "merge" and args.device is None:  # one device for the pre-flight, the server and the checks
+        from autograder.preflight import default_device
+        args.device = default_device()
 
     from autograder.preflight import MachineFault
     try:
@@ -82,25 +86,15 @@ def main(argv=None):
 def _batch(args):
     from autograder.batch import grade_batch, parse_shard
     shard = parse_shard(args.shard) if args.shard else None
-    device = args.device or _default_device()
-    records = grade_batch(args.submissions, args.out, jobs=args.jobs, shard=shard, device=device,
+    records = grade_batch(args.submissions, args.out, jobs=args.jobs, shard=shard, device=args.device,
                           per_gpu=args.per_gpu, only=args.only, skip=args.skip, limits=args.limits,
                           roster=args.roster, duedate=args.duedate, force=args.force, threads=args.threads,
-                          seed=args.seed, isolation_mode=args.isolation)
+                          seed=args.seed, isolation=args.isolation)
     errors = [r["extra_data"]["student_id"] for r in records if r["extra_data"].get("grader_error")]
     print(f"{len(records)} students graded into {args.out}" + (
         f"; grader errors (not the students' fault; a re-run grades them again): {', '.join(errors)}"
         if errors else ""))
     return 1 if errors else 0
-
-
-def _default_device():
-    """cuda when a GPU is visible, decided without initialising CUDA in this process."""
-    import os
-    import shutil
-    if os.environ.get("CUDA_VISIBLE_DEVICES", None) == "":
-        return "cpu"
-    return "cuda" if shutil.which("nvidia-smi") and Path("/dev/nvidia0").exists() else "cpu"
 
 
 def _grade(args):
@@ -116,24 +110,13 @@ def _grade(args):
     if warning:
         print(warning, file=sys.stderr)
     notes = submission_notes(args.path, rubric["parts"])
-    if args.no_isolate:
-        from autograder.context import fingerprint, make_context
-        from autograder.score import grade
-        from autograder.trainer import progress
-        context = make_context(args.device, seed=args.seed)
-        progress.set(report.printed_to(sys.stderr))
-        _, scored = grade(args.path, only=ids, context=context)
-        stamp = fingerprint(context)
-    else:
-        from autograder.sandbox import Sandbox
-        with Sandbox(device=args.device, limits=args.limits, threads=args.threads, seed=args.seed,
-                     isolation=args.isolation, submissions=1) as box:
-            box.on_progress = report.printed_to(sys.stderr)  # the training check's minute, not silence
-            graded = box.grade(args.path, ids)
-        scored, stamp = graded.scored, graded.fingerprint
-        skipped = {p: i["skipped"] for p, i in graded.parts.items() if i["skipped"] or i["failed"]}
-        if skipped:
-            print("code skipped while loading:", json.dumps(skipped, indent=1))
+    from autograder.score import grade
+    graded = grade(args.path, ids, device=args.device, isolation=args.isolation, limits=args.limits, seed=args.seed,
+                   threads=args.threads, on_progress=report.printed_to(sys.stderr))  # the training's minute, not silence
+    scored, stamp = graded.scored, graded.fingerprint
+    skipped = {p: i["skipped"] for p, i in graded.parts.items() if i["skipped"] or i["failed"]}
+    if skipped:
+        print("code skipped while loading:", json.dumps(skipped, indent=1))
     print("\n".join(notes + [report.table(scored)]))
     results, page = report.write_all(scored, out, stamp, notes)
     print(f"\nwritten: {results}, {page}")

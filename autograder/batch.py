@@ -36,7 +36,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from autograder import isolation, preflight, report, similarity
+from autograder import preflight, report, similarity
+from autograder.isolation import choose as choose_isolation
 from autograder.csvsafe import safe_row
 from autograder.discovery import discover
 from autograder.rubric import load_rubric, rubric_digest
@@ -172,17 +173,17 @@ def plan_jobs(jobs, per_gpu, gpus):
 
 def grade_batch(submissions, out, jobs=None, shard=None, device="cpu", per_gpu=None, only=None, skip=None,
                 limits=None, roster=None, duedate="", force=False, threads=1, log=sys.stderr, seed=None,
-                isolation_mode="bwrap"):
+                isolation="bwrap"):
     """Grade every (or this shard's) submission under `submissions` into `out`; returns the records,
     one per discovered submission, whatever failed on the way (a grader error is recorded as such).
     jobs/per_gpu: see plan_jobs. seed: the checks' seed (default grading.yml's; each sandbox server
-    draws its own when `random`). isolation_mode: "bwrap", or "container" (opt-in;
+    draws its own when `random`). isolation: "bwrap", or "container" (opt-in;
     autograder/isolation.py); refuses (IsolationUnavailable) before grading anyone when it cannot run here."""
     from autograder.load import submission_notes
     rubric = load_rubric()
     out = Path(out).resolve()
     preflight.check_machine(device, out)  # a fault of the machine stops here, before any student is graded
-    isolation.choose(isolation_mode, device)  # then the sandbox, which needs that machine
+    choose_isolation(isolation, device)  # then the sandbox, which needs that machine
     os.chmod(out, 0o700)  # student code never reads other students' work or results (sandbox hides it too)
     candidates = shard_of(discover(submissions, out, rubric, log), shard)
     people = _roster(roster)
@@ -227,7 +228,7 @@ def grade_batch(submissions, out, jobs=None, shard=None, device="cpu", per_gpu=N
             else:
                 if box is None:
                     box = Sandbox(device=device, limits=limits, threads=threads, env=env, seed=seed,
-                                  isolation=isolation_mode)
+                                  isolation=isolation)
                     box.start()
                 result = box.grade(candidate.path, ids)
                 scored, fingerprint = result.scored, result.fingerprint

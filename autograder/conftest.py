@@ -1,10 +1,10 @@
 """`pytest autograder`: the student's front end. One test per rubric item of grading.yml.
 
 Options: --submission PATH (default: the student's working copy, assignments/<assignment>/),
---grading-out DIR (default: grading-output/), --device cpu|cuda, --isolation auto|bwrap|container
+--grading-out DIR (default: grading-output/), --device cpu|cuda, --isolation auto|bwrap|container|in-process
 (default auto: a student's own run, in the strongest mode the platform allows, said in one line;
-bwrap for an instructor's or CI's run, which refuses without a sandbox: autograder/modes.py),
---isolate no (the checks in this process), --limits FILE (a YAML `limits:` section over grading.yml's), --seed N
+bwrap for an instructor's or CI's run, which refuses without a sandbox: autograder/modes.py;
+in-process: the checks in this process), --limits FILE (a YAML `limits:` section over grading.yml's), --seed N
 (replay a grading). A failed check is reported by its message alone (what a student needs);
 --grader-internals, or an explicit --tb=..., shows pytest's usual traceback with the grader's
 objects. At the end, the table of checks, points and messages is printed, and results.json
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import report
+from autograder import modes, report
 from autograder.rubric import ROOT, grading_seed, load_rubric
 
 RESULTS = pytest.StashKey[list]()
@@ -30,12 +30,10 @@ def pytest_addoption(parser):
     group.addoption("--submission", default=None, help="folder or file to grade (default: assignments/<assignment>/)")
     group.addoption("--grading-out", default="grading-output", help="where results.json, report.html, junit.xml go")
     group.addoption("--device", default=None, help="cpu or cuda (default: cuda when available)")
-    group.addoption("--isolate", default="auto", choices=("auto", "yes", "no"),
-                    help="no: run the submission's code in this process; yes: refuse to unless isolated")
-    group.addoption("--isolation", default="auto", choices=("auto", "bwrap", "container"),
+    group.addoption("--isolation", default=modes.OWN_RUN, choices=(modes.OWN_RUN,) + modes.ISOLATIONS,
                     help="auto (default): your own submission, in the strongest mode this machine allows; bwrap: "
                          "refuse without a sandbox (an instructor's or CI's run); container: no namespaces "
-                         "(one submission per machine; docs/batch.md)")
+                         "(one submission per machine; docs/batch.md); in-process: the checks in this process")
     group.addoption("--limits", default=None, help="YAML file whose `limits:` override grading.yml's")
     group.addoption("--seed", default=None, type=int,
                     help="the checks' seed (default: grading.yml's `seed`, drawn afresh when `random`); "
@@ -51,16 +49,10 @@ def _internals(config):
 
 def _mode(config):
     """(mode, why): autograder/modes.py decides a student's own run; an instructor's names its mode."""
-    from autograder import modes
-    if config.getoption("--isolate") == "no":
-        return "in-process", "--isolate no"
     asked = config.getoption("--isolation")
     if asked != modes.OWN_RUN:
         return asked, f"--isolation {asked}"
-    mode, why = modes.own_run(config.getoption("--device"))
-    if mode == "in-process" and config.getoption("--isolate") == "yes":
-        raise pytest.UsageError(f"grader error (this machine, not the submission): --isolate yes, but {why}")
-    return mode, why
+    return modes.own_run(config.getoption("--device"))
 
 
 def _refusal(exc):
@@ -73,7 +65,9 @@ def _refusal(exc):
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     config.stash[RESULTS] = []
-    from autograder.preflight import pytest_preflight
+    from autograder.preflight import default_device, pytest_preflight
+    if config.option.device is None:  # one device for the pre-flight, the server and the checks
+        config.option.device = default_device()
     pytest_preflight(config)  # a fault of the machine (CUDA, output folder, disk) stops here, never a student's 0
     # The output folder exists, owned by the grader, before any student code runs.
     Path(config.getoption("--grading-out")).mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import torch
 
+from autograder.preflight import default_device
 from autograder.rubric import grading_seed, load_expected, load_rubric, rubric_digest
 
 
@@ -26,10 +27,6 @@ def fingerprint(context):
             "cpu_capability": torch.backends.cpu.get_cpu_capability(), "python": platform.python_version(),
             "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
             "rubric_sha256": rubric_digest(), "seed": context.seed}
-
-
-def default_device():
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def make_context(device=None, rubric=None, seed=None):

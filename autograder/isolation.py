@@ -23,15 +23,16 @@ import sys
 import time
 from pathlib import Path
 
+from autograder.modes import ISOLATIONS
 from autograder.preflight import MachineFault
+from autograder.rubric import EXPECTED_DIR, HIDDEN_CHECKS, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-MODES = ("bwrap", "container")
+MODES = tuple(m for m in ISOLATIONS if m != "in-process")  # the sandbox's: isolation.choose
 SANDBOX_UID = 65534  # `nobody` inside the user namespace; outside, the user running the grader
 # Inside the namespace: only these of the grader's variables (a CI token, a secret of the grader's
 # never reaches student code), and those set here.
 ENV_ALLOWED = ("LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH")
-HIDDEN = ("autograder/expected", "autograder/checks/hidden.py")  # never in the namespace (student_side_files)
+HIDDEN = (EXPECTED_DIR.relative_to(ROOT), HIDDEN_CHECKS)  # never in the namespace (student_side_files)
 
 
 class IsolationUnavailable(MachineFault):

@@ -58,6 +58,7 @@ class Part:
     namespace: dict = field(default_factory=dict)
     errors: list = field(default_factory=list)
     output: str = ""
+    blocks: int = 0  # the blocks (cells, top-level statements) its file was read as
 
 
 class MissingName(Exception):
@@ -269,6 +270,7 @@ def run_blocks(part, blocks, skip=None, explain=str, on_block=None, capture=True
     error's message prefixed with the limit it ran into), `on_block(event, index, error)` (a probe
     tells the server each block's "start" and "end") and capture=False (prints go to the child's
     capped streams, not to part.output)."""
+    part.blocks = len(blocks)
     namespace = part.namespace
     namespace.setdefault("__name__", part.name)
     out = io.StringIO()

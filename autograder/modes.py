@@ -14,6 +14,7 @@ import os
 import sys
 from pathlib import Path
 
+ISOLATIONS = ("bwrap", "container", "in-process")  # the one name of each mode, in every front end
 OWN_RUN = "auto"
 # Comma-separated "no-fork", "no-proc", "no-bwrap": make this Linux machine look like Windows or
 # macOS (no fork, no /proc) or like one whose user namespaces are restricted, to test those paths.

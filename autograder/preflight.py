@@ -23,6 +23,35 @@ CUDA_PROBE = ("import torch\n"
               "print(torch.cuda.device_count(), torch.cuda.get_device_name(0))\n")
 
 
+def default_device():
+    """The device when none is asked for: cuda where an NVIDIA GPU is visible and the installed torch
+    is built for CUDA, else cpu. Decided from files, without importing torch or initialising CUDA (the
+    sandbox forks after this), once per run before anything else: the pre-flight, the sandbox server
+    and the checks all get the device it names."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) == "":
+        return "cpu"
+    if not (shutil.which("nvidia-smi") and Path("/dev/nvidia0").exists()):
+        return "cpu"
+    return "cuda" if _torch_cuda_build() else "cpu"
+
+
+def _torch_cuda_build():
+    """torch/version.py's `cuda` (None in a CPU-only build), read as text: importing it imports torch."""
+    import ast
+    import importlib.util
+    spec = importlib.util.find_spec("torch")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        try:
+            tree = ast.parse((Path(folder) / "version.py").read_text())
+        except (OSError, SyntaxError):
+            continue
+        for node in tree.body:
+            target = getattr(node, "target", None) or (node.targets[0] if isinstance(node, ast.Assign) else None)
+            if getattr(target, "id", None) == "cuda" and isinstance(node.value, ast.Constant):
+                return node.value.value
+    return None
+
+
 class MachineFault(Exception):
     """The machine cannot grade (not any submission's fault): nobody is graded, the message says why."""
 

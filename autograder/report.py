@@ -36,6 +36,16 @@ class Scored:
                    bool(passed), message, item["visibility"], details or {}, seconds)
 
 
+@dataclass
+class Graded:
+    """One submission graded (autograder.score.grade, Sandbox.grade): the scored items and how it went."""
+    path: str
+    scored: list
+    fingerprint: dict
+    parts: dict  # part -> {"file", "blocks", "skipped": {where: reason}, "failed", "tampered"}
+    seconds: float
+
+
 def printed_to(stream):
     """A training run's progress (trainer.progress) as one line to `stream`, rewritten in place
     where it shows carriage returns (a terminal, Jupyter)."""

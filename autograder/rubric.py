@@ -14,6 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RUBRIC_PATH = ROOT / "grading.yml"
 EXPECTED_DIR = Path(__file__).resolve().parent / "expected"
 VISIBILITIES = {"visible", "hidden", "after_due_date", "after_published"}
+# The hidden ids' checks, relative to ROOT: never in the student copy, never in a student's namespace.
+HIDDEN_CHECKS = Path("autograder/checks/hidden.py")
 
 
 @lru_cache(maxsize=None)

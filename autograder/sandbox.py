@@ -38,35 +38,25 @@ import sys
 import tempfile
 import time
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
-from autograder import isolation
+from autograder.isolation import MemoryCgroup, SANDBOX_UID, choose as choose_isolation, \
+    command as bwrap_command, environment as child_environment
 from autograder.load import submission_limits
-from autograder.preflight import memory_mb, oom_kills
-from autograder.report import Scored, drawn
-from autograder.rubric import check_seconds, load_limits, load_rubric, read_overrides
-from autograder.zygote import (MESSAGE_CHARS, _jsonable, explain, json_lines, progress_numbers, remove_tree,
-                               tail_text)
+from autograder.preflight import default_device, memory_mb, oom_kills
+from autograder.report import Graded, Scored, drawn
+from autograder.rubric import HIDDEN_CHECKS, ROOT, check_seconds, load_limits, load_rubric, read_overrides
+from autograder.protocol import MESSAGE_CHARS, emitter, encode, json_lines, jsonable, progress_numbers, send, tail_text
+from autograder.zygote import explain, remove_tree
 
-ROOT = Path(__file__).resolve().parent.parent
 DETAILS_BYTES = 100_000  # a check's details as JSON, as the student's side sends them
 JUDGED_BYTES = 2_000_000  # the judge's own details: room for a training run's sample grid and loss curves
 EXTRA_LINES = 100  # lines a namespace may send besides its replies and progress (only forged ones are)
 NAMESPACE_MB, NAMESPACE_MB_CUDA = 1536, 4096  # a namespace's own memory besides a check's (Namespace)
 GRADER_ERROR = "grader_error"  # the detail that makes a failure the machine's, not the student's
 PROGRESS_LINES = 10_000  # progress lines a namespace may send while one request runs (about 1 a second)
-__all__ = ["Graded", "Sandbox", "SandboxError", "load_limits", "grade_isolated", "isolation_available"]
-
-
-@dataclass
-class Graded:
-    """What grading one submission in the sandbox gives: the scored items and how it went."""
-    path: str
-    scored: list
-    fingerprint: dict
-    parts: dict  # part -> {"file", "blocks", "skipped": {where: reason}, "failed", "tampered"}
-    seconds: float
+__all__ = ["Sandbox", "SandboxError", "load_limits", "isolation_available"]
 
 
 class SandboxError(Exception):
@@ -100,7 +90,7 @@ def bounded_details(details, limit=DETAILS_BYTES):
     """A check's details, as JSON-able data of at most `limit` bytes: the largest values are left out
     first (and named in a note), so that a run's figures (its `run`, FID, accuracy) always stay."""
     try:
-        details = _jsonable(details if isinstance(details, dict) else {})
+        details = jsonable(details if isinstance(details, dict) else {})
         sizes = {key: len(json.dumps(value, allow_nan=False)) + len(key) + 6 for key, value in details.items()}
     except (TypeError, ValueError, RecursionError):
         return {"note": "details left out (not data)"}
@@ -145,7 +135,7 @@ def student_details(details, limit=DETAILS_BYTES):
 class Namespace:
     """One submission's student side: autograder.zygote in bwrap (or, `container` mode, without)."""
 
-    def __init__(self, mode, device, limits, threads):
+    def __init__(self, isolation, device, limits, threads):
         self.limits = limits
         argv = [sys.executable, "-m", "autograder.zygote"]
         env = {}  # bwrap itself gets nothing of ours: the namespace's environment is its --setenv
@@ -155,13 +145,13 @@ class Namespace:
         # RSS watch stops a check first; this stops what no RSS shows (memfd, page tables).
         self.memory_limit_mb = (int(limits["memory_mb"]) + 2 * int(limits["work_mb"])
                                 + (NAMESPACE_MB if device == "cpu" else NAMESPACE_MB_CUDA))
-        self.cgroup = isolation.MemoryCgroup.make(self.memory_limit_mb * 2 ** 20)
+        self.cgroup = MemoryCgroup.make(self.memory_limit_mb * 2 ** 20)
         self.killed_for = {"namespace": False, "machine": False}  # by the kernel for memory, in the last ask
-        if mode == "bwrap":
-            argv = isolation.command(argv, device, limits["work_mb"], threads)
+        if isolation == "bwrap":
+            argv = bwrap_command(argv, device, limits["work_mb"], threads)
         else:
             self.scratch = tempfile.mkdtemp(prefix="autograder-namespace-")
-            env = {**isolation.environment(threads), "AUTOGRADER_ISOLATION": mode, "HOME": self.scratch,
+            env = {**child_environment(threads), "AUTOGRADER_ISOLATION": isolation, "HOME": self.scratch,
                    "TMPDIR": self.scratch, "MPLCONFIGDIR": self.scratch}
         self.log = tempfile.TemporaryFile()  # the zygote's stderr: its tail says why it died
         if self.cgroup is not None:
@@ -204,7 +194,7 @@ class Namespace:
         return reply
 
     def memory_kills(self):
-        """(kills in the namespace's cgroup, hits of its own limit): see isolation.MemoryCgroup."""
+        """(kills in the namespace's cgroup, hits of its own limit): see MemoryCgroup."""
         return self.cgroup.oom_kills() if self.cgroup is not None else (0, 0)
 
     @staticmethod
@@ -219,7 +209,7 @@ class Namespace:
 
     def _send(self, message):
         try:
-            self.process.stdin.write((json.dumps(message) + "\n").encode())
+            self.process.stdin.write(encode(message))
         except OSError as exc:
             raise NamespaceBroken(f"the grader's process for your submission is gone ({exc}){self._why()}") from exc
 
@@ -311,27 +301,27 @@ def read_parts(root, parts):
 
 
 class Server:
-    def __init__(self, device=None, limits=None, threads=None, seed=None, mode="bwrap", warm_next=True):
+    def __init__(self, device=None, limits=None, threads=None, seed=None, isolation="bwrap", warm_next=True):
         from autograder.context import make_context
         from autograder.zygote import _warm_up
         self.limits = load_limits(load_rubric(), limits)
         # One torch thread per child unless asked: the checks' tensors are small, and OpenMP threads
         # that spin-wait on busy cores made grading 2-3x slower here (docs/batch.md, "What it costs").
         self.threads = threads or 1
-        self.mode = mode
+        self.isolation = isolation
         self.warm_next = warm_next  # another submission may follow: a namespace warms up for it
         # A device asked for is known before torch is imported: the first namespace imports torch and
         # the checks alongside this process (a second sooner on two cores), not after it.
-        self.spare = Namespace(mode, device, self.limits, self.threads) if device else None
+        self.spare = Namespace(isolation, device, self.limits, self.threads) if device else None
         self.context = make_context(device, seed=seed)  # NVML-based CUDA check: does not initialise CUDA
         self.device = self.context.device
-        hidden = ROOT / "autograder" / "checks" / "hidden.py"
+        hidden = ROOT / HIDDEN_CHECKS
         self.init = {"device": self.device, "limits": self.limits, "threads": self.threads, "seed": self.context.seed,
-                     "rubric": self.context.rubric, "isolation": mode,
+                     "rubric": self.context.rubric, "isolation": isolation,
                      "rss_only": os.environ.get("AUTOGRADER_SANDBOX_RSS_ONLY") == "1",  # test the CUDA memory watch
-                     "hidden_source": hidden.read_text() if mode == "bwrap" and hidden.exists() else None}
+                     "hidden_source": hidden.read_text() if isolation == "bwrap" and hidden.exists() else None}
         if self.spare is None:
-            self.spare = Namespace(mode, self.device, self.limits, self.threads)  # imports torch while we do
+            self.spare = Namespace(isolation, self.device, self.limits, self.threads)  # imports torch while we do
         self.current, self.files, self.root, self.probed = None, {}, None, {}
         self.on_progress = None  # serve(): the grading process hears a training run's progress
         _warm_up()
@@ -348,7 +338,7 @@ class Server:
     def _open(self):
         namespace, self.spare = self.spare, None
         if namespace is None:
-            namespace = Namespace(self.mode, self.device, self.limits, self.threads)
+            namespace = Namespace(self.isolation, self.device, self.limits, self.threads)
         files = {name: base64.b64encode(data).decode() for name, data in self.files.values()}
         namespace.on_progress = self.on_progress
         try:
@@ -357,7 +347,7 @@ class Server:
             namespace.close()
             raise SandboxError(f"the submission's namespace did not start: {exc}") from exc
         if self.warm_next:
-            self.spare = Namespace(self.mode, self.device, self.limits, self.threads)  # the next one, warming up
+            self.spare = Namespace(self.isolation, self.device, self.limits, self.threads)  # the next one, warming up
         return namespace
 
     def _ask(self, request, seconds):
@@ -492,9 +482,7 @@ class Server:
             except BaseException:  # noqa: BLE001 - whatever happens, the child must not return
                 message = {"error": traceback.format_exc()[-3000:]}
             try:
-                data = (json.dumps(message, default=str) + "\n").encode()
-                while data:
-                    data = data[os.write(write_fd, data):]
+                send(write_fd, message)
             finally:
                 os._exit(0)
         os.close(write_fd)
@@ -535,14 +523,14 @@ class Server:
                                             "please report it")
         return Result(rubric_id, result["passed"], result["message"], judged_details(result["details"]))
 
-    def isolation(self):
+    def isolation_record(self):
         """How student code is confined, for the fingerprint."""
         memory = "RLIMIT_AS + RSS watch" if self.device == "cpu" and not self.init["rss_only"] else "RSS watch"
         if self.spare is not None and self.spare.cgroup is not None:
             memory += f" + memory cgroup v{self.spare.cgroup.version} ({self.spare.memory_limit_mb} MB a namespace)"
-        if self.mode == "bwrap":
+        if self.isolation == "bwrap":
             return {"mode": "bwrap", "namespaces": ["user", "pid", "ipc", "mount", "net", "uts", "cgroup"],
-                    "uid": isolation.SANDBOX_UID, "memory": memory, "work_mb": self.limits["work_mb"]}
+                    "uid": SANDBOX_UID, "memory": memory, "work_mb": self.limits["work_mb"]}
         return {"mode": "container", "namespaces": [], "memory": memory,
                 "note": "no kernel isolation between submissions: one submission per container"}
 
@@ -554,7 +542,7 @@ class Server:
             found = self._in_child(lambda: {"fingerprint": fingerprint(context)}, 60)
             self._fingerprint = found.get("fingerprint") or {"error": found.get("error", "")[-300:]}
             self._fingerprint["limits"] = self.limits
-            self._fingerprint["isolation"] = self.isolation()
+            self._fingerprint["isolation"] = self.isolation_record()
         return self._fingerprint
 
     def begin(self, root):
@@ -589,12 +577,8 @@ def serve():
     ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: a killed batch takes its servers along
     if os.getppid() == 1:
         sys.exit(1)
-    protocol = os.fdopen(os.dup(1), "w", buffering=1)
+    emit = emitter(os.dup(1))
     os.dup2(2, 1)  # stray prints (warnings of an import) must not corrupt the protocol
-
-    def emit(**message):
-        protocol.write(json.dumps(message) + "\n")
-        protocol.flush()
 
     request = json.loads(sys.stdin.readline())
     try:
@@ -622,7 +606,6 @@ def serve():
                 emit(event="error", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()[-3000:])
     finally:
         server.close()
-    protocol.flush()
     os._exit(0)  # the namespaces are gone: tearing down torch's interpreter state would only cost a second
 
 
@@ -647,7 +630,7 @@ class Sandbox:
                  submissions=None):
         self.rubric = load_rubric()
         self.limits = load_limits(self.rubric, limits)
-        self.request = {"device": device, "limits": read_overrides(limits), "threads": threads, "seed": seed,
+        self.request = {"device": device or default_device(), "limits": read_overrides(limits), "threads": threads, "seed": seed,
                         "isolation": isolation, "warm_next": submissions != 1}
         self.env, self.stderr = env, stderr
         self.process = None
@@ -658,7 +641,7 @@ class Sandbox:
         """Start the server without waiting for it: it imports torch and the checks meanwhile (the
         pytest front end launches it before importing them itself). Refuses (IsolationUnavailable)
         when the isolation asked for cannot run here."""
-        isolation.choose(self.request["isolation"], self.request["device"] or "cpu")
+        choose_isolation(self.request["isolation"], self.request["device"])
         env = dict(os.environ if self.env is None else self.env)
         env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
         env["PYTORCH_NVML_BASED_CUDA_CHECK"] = "1"  # torch.cuda.is_available() must not initialise CUDA
@@ -703,7 +686,7 @@ class Sandbox:
         if self.process is None:
             self.start()
         try:
-            self.process.stdin.write((json.dumps(message) + "\n").encode())
+            self.process.stdin.write(encode(message))
         except (BrokenPipeError, OSError) as exc:
             self._broken(f"the sandbox server is gone ({exc})")
 
@@ -785,13 +768,6 @@ class IsolatedSubmission:
 
     def score_isolated(self, rubric_id):
         return self.sandbox.check(self.path, rubric_id)
-
-
-def grade_isolated(path, device=None, only=None, limits=None, seed=None, isolation="bwrap"):
-    """autograder.score.grade(..., isolate=True): (Graded, scored items)."""
-    with Sandbox(device=device, limits=limits, seed=seed, isolation=isolation, submissions=1) as box:
-        graded = box.grade(path, only)
-    return graded, graded.scored
 
 
 def isolation_available():

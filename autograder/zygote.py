@@ -42,10 +42,13 @@ import types
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from autograder.protocol import (FINAL_EVENTS, MESSAGE_CHARS, child_message, emitter, json_lines, jsonable,
+                                 progress_numbers, read_hostile, send, valid_blocks)
+from autograder.rubric import HIDDEN_CHECKS
+
 PROTECTED_ROOTS = ("torch", "autograder", "numpy")
 PROTECTED_MODULES = ("builtins", "math", "copy", "functools", "operator")
-HIDDEN_MODULE = "autograder.checks.hidden"  # the instructor's hidden checks (absent from the student copy)
-MESSAGE_CHARS = 2000  # an exception's message, a reason: what a report shows of it
+HIDDEN_MODULE = ".".join(HIDDEN_CHECKS.with_suffix("").parts)  # absent from the student copy
 MAX_LINES = 10_000  # lines one child may send (a probe sends two per block)
 TRACE_BYTES = 20_000  # of the faulthandler dump of a child that timed out
 MAX_PROCESSES = 256  # processes one check may run at once
@@ -295,29 +298,6 @@ def _run_blocks(part, blocks, skip, limits, channel=None):
                capture=False)
 
 
-def _jsonable(value, depth=0):
-    """Details a check returned, made JSON-able: small arrays and tensors become lists (rounded),
-    big ones are dropped with a note."""
-    if isinstance(value, (str, bool, int)) or value is None:
-        return value
-    if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else str(value)
-    if depth > 4:
-        return str(value)[:200]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, (list, tuple)) and len(value) <= 100_000:
-        return [_jsonable(v, depth + 1) for v in value]
-    if hasattr(value, "detach"):  # a tensor
-        value = value.detach().cpu().numpy()
-    if hasattr(value, "tolist") and hasattr(value, "size"):
-        if value.size <= 200_000:
-            import numpy as np
-            return np.round(value.astype(float), 4).tolist() if value.dtype.kind == "f" else value.tolist()
-        return f"(array of shape {tuple(value.shape)} left out)"
-    return str(value)[:200]
-
-
 # ----------------------------------------------------------------------------------------------
 # one child: set-up and supervision
 # ----------------------------------------------------------------------------------------------
@@ -384,60 +364,6 @@ def _confine(setup):
         resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
     import torch
     torch.set_num_threads(setup.threads)
-
-
-def progress_numbers(message):
-    """{"done", "total", "elapsed"} of a progress line, as numbers in range, or None: what crosses
-    a hostile boundary of a training run's progress (child to zygote, namespace to server)."""
-    try:
-        done, total, elapsed = int(message["done"]), int(message["total"]), float(message["elapsed"])
-    except (KeyError, TypeError, ValueError, OverflowError):
-        return None
-    if not (0 < done <= total < 10 ** 9 and 0 <= elapsed < 10 ** 7):
-        return None
-    return {"done": done, "total": total, "elapsed": round(elapsed, 1)}
-
-
-def json_lines(buffer, scanned=0):
-    """The complete lines at the front of `buffer` (a bytearray), each taken out of it as it is
-    yielded: the JSON object it holds, or None for anything else (a hostile side's lines). The first
-    `scanned` bytes are known to hold no newline (a long line arriving in chunks is not re-scanned)."""
-    end = buffer.find(b"\n", scanned)
-    while end >= 0:
-        line = bytes(buffer[:end])
-        del buffer[:end + 1]
-        try:
-            message = json.loads(line)
-        except (ValueError, RecursionError):
-            message = None
-        yield message if isinstance(message, dict) else None
-        end = buffer.find(b"\n")
-
-
-def tail_text(f, size):
-    """The last `size` bytes of the binary file `f`, as text."""
-    f.seek(0, os.SEEK_END)
-    f.seek(max(0, f.tell() - size))
-    return f.read(size).decode("utf-8", "replace")
-
-
-def read_hostile(path, size, tail=False):
-    """At most `size` bytes (the first, or with `tail` the last) of a file student code could have
-    replaced, as text; "" unless it is a regular file: a link to /dev/zero, a FIFO that never
-    opens, a folder are not read (O_NOFOLLOW, O_NONBLOCK, then fstat)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-    except OSError:
-        return ""
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return ""
-        with os.fdopen(os.dup(fd), "rb") as f:
-            return tail_text(f, size) if tail else f.read(size).decode("utf-8", "replace")
-    except OSError:
-        return ""
-    finally:
-        os.close(fd)
 
 
 def remove_tree(path, seconds=10.0):
@@ -510,45 +436,6 @@ def _empty_one(top, name, flags, deadline, fresh_name):
         pass
 
 
-# What a child may send: event -> {field: type}. A line that is not one of these, exactly typed, is
-# not the grader's own code's (student code can write to the child's pipe) and is ignored; "result"
-# is kept to say that a verdict was forged (only the judge gives one).
-CHILD_MESSAGES = {
-    "phase": {"phase": str}, "blocks": {"blocks": list}, "unreadable": {"reason": str},
-    "start": {"block": int}, "end": {"block": int}, "done": {"tampered": list},
-    "found": {"data": str, "note": str}, "failed": {"message": str}, "internal_error": {"error": str},
-    "result": {},
-}
-FINAL_EVENTS = ("result", "found", "failed", "done", "internal_error", "unreadable")
-
-
-def child_message(message):
-    """`message` if it is one a child's grader code sends (CHILD_MESSAGES), else None."""
-    if not isinstance(message, dict):
-        return None
-    fields = CHILD_MESSAGES.get(message.get("event"))
-    if fields is None or not all(type(message.get(key)) is kind for key, kind in fields.items()):
-        return None
-    return message
-
-
-def valid_blocks(blocks, file_chars):
-    """The blocks a probe child reported, as dicts of autograder.load.Block's fields, or None when
-    they are not that (or hold more source than the part file could)."""
-    if not isinstance(blocks, list) or len(blocks) > file_chars + 1:
-        return None
-    total = 0
-    for block in blocks:
-        if not (isinstance(block, dict) and set(block) == {"where", "source", "first_line"}
-                and type(block["where"]) is str and type(block["source"]) is str
-                and type(block["first_line"]) is int and 0 < block["first_line"] <= file_chars + 1):
-            return None
-        total += len(block["source"]) + len(block["where"])
-        if total > 2 * file_chars + 1000:
-            return None
-    return blocks
-
-
 def _progress_to(channel):
     """trainer.progress for a check's child: each tenth of a training run, one line to the zygote."""
     def send(done, total, elapsed):
@@ -566,10 +453,7 @@ class _Channel:
         self.fd = fd
 
     def send(self, **message):
-        data = (json.dumps(message, default=str) + "\n").encode()
-        while data:
-            written = os.write(self.fd, data)
-            data = data[written:]
+        send(self.fd, message)
 
 
 @dataclass
@@ -618,7 +502,7 @@ class Zygote:
         self.address_space_limit = self.device == "cpu" and not init.get("rss_only")
         if init.get("hidden_source"):  # the file is covered inside the namespace; its code comes from the server
             module = sys.modules[HIDDEN_MODULE]
-            exec(compile(init["hidden_source"], "autograder/checks/hidden.py", "exec"), vars(module))
+            exec(compile(init["hidden_source"], str(HIDDEN_CHECKS), "exec"), vars(module))
         self.context = Context(init["rubric"], {}, self.device, init["seed"])
         self.snapshot = take_snapshot()
         _MODULE_OBJECTS.update({n: m for n, m in sys.modules.items()
@@ -1013,7 +897,7 @@ class Zygote:
                 channel.send(event="found", data=base64.b64encode(data).decode(), note=note)
             else:
                 channel.send(event="failed", message=failed.message[:MESSAGE_CHARS] + note,
-                             details=_jsonable(failed.details or {}))
+                             details=jsonable(failed.details or {}))
 
         outcome = self._fork(body, float(limits["load_seconds"]), budget, loads=len(probed))
         for message in outcome.messages:  # the first answer counts; none of them can be a pass
@@ -1038,7 +922,7 @@ class Zygote:
 def main():
     """Requests of the server on stdin (one JSON object a line, trusted: the server writes them),
     replies on the original stdout; anything else this process prints goes to stderr."""
-    protocol = os.fdopen(os.dup(1), "w", buffering=1)
+    replies = os.dup(1)
     os.dup2(2, 1)
     # Not dumpable: the children (its uid) cannot open its pipes through /proc/<pid>/fd, nor read its
     # memory or environment; the children inherit it (a process they exec is dumpable again).
@@ -1053,15 +937,12 @@ def main():
         setattr(sys.modules[package], name, sys.modules[HIDDEN_MODULE])
     _warm_up()  # while the server waits for a submission to hand us
 
-    def emit(**message):
-        protocol.write(json.dumps(message) + "\n")
-        protocol.flush()
-
+    emit = emitter(replies)
     line = sys.stdin.readline()
     if not line:
         return
     zygote = Zygote(json.loads(line))
-    zygote.protocol_fds = (protocol.fileno(),)
+    zygote.protocol_fds = (replies,)
     zygote.on_progress = lambda **numbers: emit(event="progress", **numbers)
     emit(event="ready")
     for line in sys.stdin:

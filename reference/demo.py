@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from autograder.context import default_device
+from autograder.preflight import default_device
 from autograder.report import printed_to
 from autograder.trainer import progress
 
@@ -69,7 +69,7 @@ def grade_example(out, device, seed):
           flush=True)
     started = time.perf_counter()
     autograder(["grade", str(example), "--out", str(out), "--skip", "cgan.training", "--seed", str(seed),
-                *(["--device", device] if device else []), *([] if isolation_available() else ["--no-isolate"])])
+                *(["--device", device] if device else []), *([] if isolation_available() else ["--isolation", "in-process"])])
     print(f"graded in {time.perf_counter() - started:.0f} s. Open report.html in a browser: it is what a student gets.")
     print("The mistakes put in this submission, each to be charged to one check:")
     for mistake in mistakes:

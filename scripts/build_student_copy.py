@@ -50,7 +50,7 @@ from pathlib import Path
 
 import yaml
 
-from autograder.rubric import hidden_ids
+from autograder.rubric import HIDDEN_CHECKS, hidden_ids
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,7 +64,6 @@ RUBRIC = "grading.yml"
 MANIFEST = ".student_copy.json"
 GENERATED = ("run", CONSTRAINTS, "README.md", ".gitignore", MANIFEST)
 # Always dropped, whatever it registers: the instructor's module of hidden checks.
-HIDDEN_MODULE = Path("autograder/checks/hidden.py")
 
 JUNK_DIRS = {"__pycache__", ".pytest_cache", ".ipynb_checkpoints", ".mypy_cache", ".ruff_cache", ".git"}
 JUNK_FILES = re.compile(r".*\.py[co]$|\.DS_Store$|.*~$|.*\.swp$")
@@ -626,8 +625,8 @@ def assemble(stage, source):
             dropped.append(module)
         elif any(i in hidden for i in ids):
             mixed[module] = [i for i in ids if i in hidden]
-    if (source / HIDDEN_MODULE).exists() and HIDDEN_MODULE.as_posix() not in dropped:
-        dropped.append(HIDDEN_MODULE.as_posix())
+    if (source / HIDDEN_CHECKS).exists() and HIDDEN_CHECKS.as_posix() not in dropped:
+        dropped.append(HIDDEN_CHECKS.as_posix())
     dropped.sort()
 
     for name in COPIED_TREES:
@@ -729,7 +728,7 @@ def main(argv=None):
           f"check modules left out: {report.dropped_modules or 'none'}" + ("; committed" if report.committed else ""))
     for module, ids in report.mixed_modules.items():
         print(f"warning: {module} ships with the code of hidden checks {ids}: move them to "
-              f"{HIDDEN_MODULE.as_posix()}", file=sys.stderr)
+              f"{HIDDEN_CHECKS.as_posix()}", file=sys.stderr)
     return 0
 
 

@@ -22,7 +22,7 @@ from autograder.__main__ import main
 from autograder.load import submission_limits
 from autograder.report import Scored
 from autograder.rubric import ROOT, load_rubric
-from autograder.sandbox import Graded
+from autograder.report import Graded
 
 PARTS = load_rubric()["parts"]
 ONLY = ["dcgan.bce", "dcgan.d_loss", "cgan.onehot", "vae.kl"]

@@ -328,8 +328,9 @@ def test_the_sandbox_gives_the_in_process_verdicts(style):
     from autograder.score import grade
     ids = [i for i in load_rubric()["checks"] if i not in SKIP]
     folder = ROOT / "tests" / "submissions" / style
-    _, in_process = grade(folder, device="cpu", only=ids)
-    graded, isolated = grade(folder, device="cpu", only=ids, isolate=True)
+    in_process = grade(folder, ids, device="cpu").scored
+    graded = grade(folder, ids, device="cpu", isolation="bwrap")
+    isolated = graded.scored
     assert [(s.id, s.passed, s.message) for s in isolated] == [(s.id, s.passed, s.message) for s in in_process]
     assert not any(p["skipped"] or p["failed"] or p["tampered"] for p in graded.parts.values())
 
@@ -339,6 +340,6 @@ def test_the_snooping_fault_finds_the_answers_without_the_sandbox(tmp_path):
     same code does find the checks, the hidden module and the expected values."""
     from autograder.score import grade
     folder = materialize(tmp_path, ["snooping"], control=False) / "snooping"
-    _, (scored,) = grade(folder, only=["dcgan.bce"])
+    (scored,) = grade(folder, ["dcgan.bce"]).scored
     assert "snooped:" in scored.message and "snooped: nothing" not in scored.message, scored.message
     assert "hidden checks' module" in scored.message and "expected values" in scored.message

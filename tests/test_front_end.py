@@ -81,7 +81,7 @@ def test_a_failure_is_reported_by_its_message_alone(graded):
 
 
 def test_grader_internals_brings_the_traceback_back(tmp_path, example):
-    process = pytest_autograder(tmp_path, example[0], "-k", "cgan.onehot", "--isolate", "no", "--grader-internals")
+    process = pytest_autograder(tmp_path, example[0], "-k", "cgan.onehot", "--isolation", "in-process", "--grader-internals")
     assert process.returncode == 1
     assert "Scored(" in process.stdout and "assert scored.passed" in process.stdout
     assert "FAILED autograder/test_rubric.py::test_check[cgan.onehot]" in process.stdout

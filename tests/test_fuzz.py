@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from autograder.sandbox import GRADER_ERROR, student_details
-from autograder.zygote import CHILD_MESSAGES, child_message, json_lines, remove_tree, valid_blocks
+from autograder.protocol import CHILD_MESSAGES, child_message, json_lines, valid_blocks
+from autograder.zygote import remove_tree
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

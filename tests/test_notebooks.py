@@ -34,13 +34,14 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 from scripts import build_notebooks as bn  # noqa: E402
+from autograder.rubric import hidden_ids  # noqa: E402
 
 RUBRIC = bn.load_rubric()
 ASSIGNMENT = RUBRIC["assignment"]
 PARTS = RUBRIC["parts"]
 SOLUTIONS = ROOT / bn.SOURCE_DIRECTORY / ASSIGNMENT
 RELEASE = ROOT / bn.RELEASE_DIRECTORY / ASSIGNMENT
-HIDDEN = [i for i, item in RUBRIC["checks"].items() if item.get("visibility") == "hidden"]
+HIDDEN = hidden_ids(RUBRIC)
 # A solution notebook, experiments included, on a CPU: about a minute alone on 2 cores (docs/ci.md);
 # the limit leaves room for the other jobs of this file, which run at the same time.
 NOTEBOOK_LIMIT_S = 300

@@ -103,13 +103,12 @@ def _verdicts(scored):
 
 def test_bwrap_container_and_in_process_give_the_same_verdicts(example, monkeypatch):
     from autograder.rubric import load_rubric
-    from autograder.sandbox import grade_isolated
     from autograder.score import grade
     ids = [i for i in load_rubric()["checks"] if i != "cgan.training"]  # the minute of training: test_training_check
-    graded = {mode: _verdicts(grade_isolated(example, "cpu", ids, seed=7, isolation=mode)[1])
+    graded = {mode: _verdicts(grade(example, ids, "cpu", isolation=mode, seed=7).scored)
               for mode in ("bwrap", "container") if mode != "bwrap" or check_bwrap() is None}
     monkeypatch.delattr(os, "fork")  # what Windows has: the in-process path must not need it
-    graded["in-process"] = _verdicts(grade(example, "cpu", ids, seed=7)[1])
+    graded["in-process"] = _verdicts(grade(example, ids, "cpu", seed=7).scored)
     assert "bwrap" in graded or os.environ.get("CI") is None, "CI has bwrap: it must be compared too"
     reference = graded["container"]
     assert len(reference) == len(ids) and 0 < sum(p for _, p, _, _ in reference) < sum(m for _, _, m, _ in reference)

@@ -72,7 +72,7 @@ def grade(folder, items, seed, in_process=False):
     seconds instead of a sandbox's start per grading)."""
     if in_process:
         from autograder.score import grade as grade_here
-        _, scored = grade_here(folder, device="cpu", only=items, seed=seed)
+        scored = grade_here(folder, items, device="cpu", seed=seed).scored
         return {s.id: {"score": s.points, "max": s.max_points, "message": s.message} for s in scored}
     with tempfile.TemporaryDirectory(prefix="blind-out-") as out:
         command = [sys.executable, "-m", "autograder", "grade", str(folder), "--device", "cpu", "--seed", str(seed),

@@ -1,0 +1,148 @@
+"""The wire between the grader's processes, and what is read from the student's side of it.
+
+Every hop is JSON lines: the grading process and its sandbox server (trusted both ways), the server
+and a submission's namespace (autograder/zygote.py), the zygote and a child running student code,
+the server and a judge. One writer (`encode`) serves them all; every line that comes from a process
+that ran, or runs beside, student code is read with `json_lines` from a buffer the reader bounds,
+and checked against what the grader's own code sends (`child_message`, `valid_blocks`,
+`progress_numbers`) before anything of it is used. Files such a process could replace are read
+with `read_hostile`.
+"""
+import json
+import os
+import stat
+
+MESSAGE_CHARS = 2000  # an exception's message, a reason: what a report shows of it
+
+
+def encode(message):
+    """One line of the protocol: `message` (a dict) as JSON, anything not JSON-able as its str."""
+    return (json.dumps(message, default=str) + "\n").encode()
+
+
+def send(fd, message):
+    """Write `message`'s line whole to the file descriptor `fd` (a pipe: a write may take part of it)."""
+    data = encode(message)
+    while data:
+        data = data[os.write(fd, data):]
+
+
+def emitter(fd):
+    """emit(**message): a process's replies on `fd`, one line each."""
+    return lambda **message: send(fd, message)
+
+
+def json_lines(buffer, scanned=0):
+    """The complete lines at the front of `buffer` (a bytearray), each taken out of it as it is
+    yielded: the JSON object it holds, or None for anything else (a hostile side's lines). The first
+    `scanned` bytes are known to hold no newline (a long line arriving in chunks is not re-scanned)."""
+    end = buffer.find(b"\n", scanned)
+    while end >= 0:
+        line = bytes(buffer[:end])
+        del buffer[:end + 1]
+        try:
+            message = json.loads(line)
+        except (ValueError, RecursionError):
+            message = None
+        yield message if isinstance(message, dict) else None
+        end = buffer.find(b"\n")
+
+
+def tail_text(f, size):
+    """The last `size` bytes of the binary file `f`, as text."""
+    f.seek(0, os.SEEK_END)
+    f.seek(max(0, f.tell() - size))
+    return f.read(size).decode("utf-8", "replace")
+
+
+def read_hostile(path, size, tail=False):
+    """At most `size` bytes (the first, or with `tail` the last) of a file student code could have
+    replaced, as text; "" unless it is a regular file: a link to /dev/zero, a FIFO that never
+    opens, a folder are not read (O_NOFOLLOW, O_NONBLOCK, then fstat)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return ""
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return ""
+        with os.fdopen(os.dup(fd), "rb") as f:
+            return tail_text(f, size) if tail else f.read(size).decode("utf-8", "replace")
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
+
+
+def progress_numbers(message):
+    """{"done", "total", "elapsed"} of a progress line, as numbers in range, or None: what crosses
+    a hostile boundary of a training run's progress (child to zygote, namespace to server)."""
+    try:
+        done, total, elapsed = int(message["done"]), int(message["total"]), float(message["elapsed"])
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return None
+    if not (0 < done <= total < 10 ** 9 and 0 <= elapsed < 10 ** 7):
+        return None
+    return {"done": done, "total": total, "elapsed": round(elapsed, 1)}
+
+
+# What a child may send: event -> {field: type}. A line that is not one of these, exactly typed, is
+# not the grader's own code's (student code can write to the child's pipe) and is ignored; "result"
+# is kept to say that a verdict was forged (only the judge gives one).
+CHILD_MESSAGES = {
+    "phase": {"phase": str}, "blocks": {"blocks": list}, "unreadable": {"reason": str},
+    "start": {"block": int}, "end": {"block": int}, "done": {"tampered": list},
+    "found": {"data": str, "note": str}, "failed": {"message": str}, "internal_error": {"error": str},
+    "result": {},
+}
+FINAL_EVENTS = ("result", "found", "failed", "done", "internal_error", "unreadable")
+
+
+def child_message(message):
+    """`message` if it is one a child's grader code sends (CHILD_MESSAGES), else None."""
+    if not isinstance(message, dict):
+        return None
+    fields = CHILD_MESSAGES.get(message.get("event"))
+    if fields is None or not all(type(message.get(key)) is kind for key, kind in fields.items()):
+        return None
+    return message
+
+
+def valid_blocks(blocks, file_chars):
+    """The blocks a probe child reported, as dicts of autograder.load.Block's fields, or None when
+    they are not that (or hold more source than the part file could)."""
+    if not isinstance(blocks, list) or len(blocks) > file_chars + 1:
+        return None
+    total = 0
+    for block in blocks:
+        if not (isinstance(block, dict) and set(block) == {"where", "source", "first_line"}
+                and type(block["where"]) is str and type(block["source"]) is str
+                and type(block["first_line"]) is int and 0 < block["first_line"] <= file_chars + 1):
+            return None
+        total += len(block["source"]) + len(block["where"])
+        if total > 2 * file_chars + 1000:
+            return None
+    return blocks
+
+
+def jsonable(value, depth=0):
+    """Details a check returned, made JSON-able: small arrays and tensors become lists (rounded),
+    big ones are dropped with a note."""
+    if isinstance(value, (str, bool, int)) or value is None:
+        return value
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else str(value)
+    if depth > 4:
+        return str(value)[:200]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) and len(value) <= 100_000:
+        return [jsonable(v, depth + 1) for v in value]
+    if hasattr(value, "detach"):  # a tensor
+        value = value.detach().cpu().numpy()
+    if hasattr(value, "tolist") and hasattr(value, "size"):
+        if value.size <= 200_000:
+            import numpy as np
+            return np.round(value.astype(float), 4).tolist() if value.dtype.kind == "f" else value.tolist()
+        return f"(array of shape {tuple(value.shape)} left out)"
+    return str(value)[:200]
