@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch.distributions import Normal, kl_divergence
 
+from autograder.checks.course import NZ
 from autograder.checks.registry import CheckFailure, raised
 from autograder.load import MissingName
 
@@ -90,7 +91,7 @@ def reraise(record):
 # accept (and ignore) extra arguments, as a student's call may pass some.
 
 
-def correct_noise(batch_size, nz=100, device="cpu", *args, **kwargs):
+def correct_noise(batch_size, nz=NZ, device="cpu", *args, **kwargs):
     """the prior N(0, I), shaped (B, nz, 1, 1); the grader's own writing (the student copy ships this
     module, and scripts/build_student_copy.py refuses the reference's bodies in it)"""
     return torch.empty(batch_size, nz, 1, 1, device=device).normal_()

@@ -7,6 +7,7 @@ import torch
 import torch.nn as nn
 from scipy import stats
 
+from autograder.checks.course import NZ
 from autograder.checks.diagnose import call, returned, type_name
 from autograder.checks.registry import CheckFailure, check
 
@@ -104,7 +105,7 @@ class _RecordingG(nn.Module):
 
 
 def draw_interpolate(context):
-    return {"z1": torch.randn(1, 100, 1, 1), "z2": torch.randn(1, 100, 1, 1)}
+    return {"z1": torch.randn(1, NZ, 1, 1), "z2": torch.randn(1, NZ, 1, 1)}
 
 
 def collect_interpolate(submission, inputs):
@@ -121,19 +122,19 @@ def judge_interpolate(inputs, found, context):
     if not found["seen"]:
         raise CheckFailure("interpolate never called netG")
     try:
-        zs = torch.cat(found["seen"]).reshape(-1, 100)
+        zs = torch.cat(found["seen"]).reshape(-1, NZ)
     except RuntimeError:
         shapes = sorted({tuple(z.shape) for z in found["seen"]})
-        raise CheckFailure(f"interpolate gave netG z's of shape {shapes}: expected (B, 100, 1, 1)") from None
+        raise CheckFailure(f"interpolate gave netG z's of shape {shapes}: expected (B, {NZ}, 1, 1)") from None
     if len(zs) != 7 or not found["is_tensor"] or found["length"] != 7:
         shown = found["length"] if found["length"] is not None else (
             "None" if found["type"] == "NoneType" else f"a {found['type']}")
         raise CheckFailure(f"interpolate(netG, z1, z2, 7) generated {len(zs)} images and returned "
                            f"{shown}: expected 7")
     # solve z_k = a_k z1 + (1 - a_k) z2 for each a_k, then check the fit and the alphas
-    direction = (z1 - z2).reshape(100)
-    alphas = ((zs - z2.reshape(1, 100)) @ direction) / (direction @ direction)
-    fitted = alphas[:, None] * z1.reshape(1, 100) + (1 - alphas[:, None]) * z2.reshape(1, 100)
+    direction = (z1 - z2).reshape(NZ)
+    alphas = ((zs - z2.reshape(1, NZ)) @ direction) / (direction @ direction)
+    fitted = alphas[:, None] * z1.reshape(1, NZ) + (1 - alphas[:, None]) * z2.reshape(1, NZ)
     if not torch.allclose(fitted, zs, atol=1e-4):
         raise CheckFailure("the z's given to netG are not of the form alpha * z1 + (1 - alpha) * z2")
     expected = torch.linspace(0, 1, 7)
