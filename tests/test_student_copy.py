@@ -285,8 +285,8 @@ def test_hidden_items_are_cut_everywhere(tmp_path):
     entries and expected values are gone, and the copy's autograder still imports and has a check
     for every item it ships (the builder's import probe)."""
     source = _source_tree(tmp_path / "project")
-    if not (source / bsc.HIDDEN_MODULE).exists():  # the instructor's module of hidden checks
-        (source / bsc.HIDDEN_MODULE).write_text(
+    if not (source / bsc.HIDDEN_CHECKS).exists():  # the instructor's module of hidden checks
+        (source / bsc.HIDDEN_CHECKS).write_text(
             "from autograder.checks.registry import check\n\n\n"
             "check('extra.planted_hidden', collect=lambda submission, inputs: {},\n"
             "      judge=lambda inputs, found, context: None)\n")
@@ -296,7 +296,7 @@ def test_hidden_items_are_cut_everywhere(tmp_path):
     by_file = bsc.registrations(source)
     in_rubric = {i for i in rubric["checks"] if i not in _hidden(rubric)}
     whole = sorted((len(ids), module) for module, ids in by_file.items()
-                   if module and module != bsc.HIDDEN_MODULE.as_posix() and set(ids) <= in_rubric
+                   if module and module != bsc.HIDDEN_CHECKS.as_posix() and set(ids) <= in_rubric
                    and not _imported_elsewhere(source / "autograder", module))
     assert whole, "no check module whose items could all be hidden"
     whole_module = whole[0][1]
@@ -316,7 +316,7 @@ def test_hidden_items_are_cut_everywhere(tmp_path):
     copy = report.dest
     assert set(newly) <= set(report.hidden) and sorted(report.hidden) == sorted(hidden)
     assert not (copy / whole_module).exists() and whole_module in report.dropped_modules
-    assert not (copy / bsc.HIDDEN_MODULE).exists()
+    assert not (copy / bsc.HIDDEN_CHECKS).exists()
     assert (copy / mixed_module).exists() and one in report.mixed_modules[mixed_module]
     _assert_no_hidden(copy, hidden, [i for i in rubric["checks"] if i not in hidden])
     assert (copy / "autograder/checks/registry.py").exists()
