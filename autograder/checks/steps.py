@@ -29,7 +29,7 @@ from scipy import stats
 from autograder.checks.diagnose import (correct_d_loss, correct_g_loss, correct_helpers, correct_kl, correct_noise,
                                          correct_onehot, cosine, grads_of, returned, substituted)
 from autograder.checks.conventions import in_d_shapes
-from autograder.checks.course import LATENT, N_CLASSES, NZ
+from autograder.checks.course import BETAS, LATENT, LR, N_CLASSES, NZ
 from autograder.checks.registry import CheckFailure, check
 
 BATCH = 16
@@ -639,12 +639,12 @@ def optimizers_check(part):
                 raise CheckFailure(f"optimizer{who} is {entry['class']}: the course uses Adam")
             if set(entry["params"]) != {f"{who}.{name}" for name in inputs[who]}:
                 raise CheckFailure(f"optimizer{who} does not hold exactly net{who}'s parameters (swapped networks?)")
-            if not math.isclose(entry["lr"], 2e-4):
-                raise CheckFailure(f"optimizer{who} has lr {entry['lr']}: the course uses 2e-4")
+            if not math.isclose(entry["lr"], LR):
+                raise CheckFailure(f"optimizer{who} has lr {entry['lr']}: the course uses {LR:.0e}")
             betas = tuple(entry["betas"])
-            if betas != (0.5, 0.999):
-                hint = " (Adam's default; the course uses beta1 = 0.5)" if betas == (0.9, 0.999) else ""
-                raise CheckFailure(f"optimizer{who} has betas {betas}{hint}: expected (0.5, 0.999)")
+            if betas != BETAS:
+                hint = f" (Adam's default; the course uses beta1 = {BETAS[0]})" if betas == (0.9, 0.999) else ""
+                raise CheckFailure(f"optimizer{who} has betas {betas}{hint}: expected {BETAS}")
     return draw, collect, judge
 
 
