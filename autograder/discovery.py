@@ -14,10 +14,9 @@ from pathlib import Path
 
 from dateutil import parser as dates
 
-from autograder.load import read_part, submission_limits
+from autograder.load import SUFFIXES, read_part, submission_limits
 from autograder.rubric import load_rubric
 
-SUFFIXES = (".ipynb", ".py")
 WORK = "_work"
 ID_BYTES = 64  # students/<id>/, _work/<id>/, the similarity report's <id>/<part>.py: far below NAME_MAX (255)
 
@@ -66,33 +65,6 @@ def _assign_ids(candidates, log=sys.stderr):
                   f"second as {c.student_id}", file=log)
         taken[c.student_id] = c
     return sorted(candidates, key=lambda c: c.student_id)
-
-
-def _part_dir(folder, parts, limits):
-    """The folder under `folder` (itself included) holding the most part files: submissions often
-    nest their files one folder down (a zip of a folder). Breadth first, without following links,
-    at most `depth` folders down and `folder_entries` entries looked at (a tree 1,100 folders deep
-    or of a million files costs no more): the shallowest of equals wins."""
-    best, best_count = Path(folder), 0
-    level, seen = [Path(folder)], 0
-    for _ in range(int(limits["depth"]) + 1):
-        below = []
-        for directory in level:
-            try:
-                entries = sorted(os.scandir(directory), key=lambda e: e.name)
-            except OSError:
-                continue
-            seen += len(entries)
-            names = {e.name for e in entries}
-            count = sum(1 for p in parts if any(f"{p}{s}" in names for s in SUFFIXES))
-            if count > best_count:
-                best, best_count = Path(directory), count
-            below += [Path(e.path) for e in entries
-                      if e.is_dir(follow_symlinks=False) and not e.name.startswith((".", "__MACOSX"))]
-            if seen > int(limits["folder_entries"]):
-                return best
-        level = below
-    return best
 
 
 def _zip_entries(archive):
@@ -228,8 +200,7 @@ def discover(root, out, rubric=None, log=sys.stderr):
         try:
             if c.problem:
                 continue
-            if c.unpack is None:
-                c.path = _part_dir(c.path, parts, limits)
+            if c.unpack is None:  # a folder: autograder.load.find_parts finds its part files, however nested
                 continue
             dest = work / c.student_id
             shutil.rmtree(dest, ignore_errors=True)  # made by _extract, at most `depth` deep
@@ -237,7 +208,6 @@ def discover(root, out, rubric=None, log=sys.stderr):
             if isinstance(c.unpack, Path):
                 c.path = dest
                 _extract(c.unpack, dest, limits)
-                c.path = _part_dir(dest, parts, limits)
             else:
                 for part, path in c.unpack:
                     shutil.copyfile(path, dest / f"{part}{path.suffix}", follow_symlinks=False)

@@ -7,10 +7,12 @@ one. So a syntax error or an exception costs only the names that its cell or sta
 have defined: the checks that need those names fail with a message naming the cell or line,
 and every other check is graded as usual.
 
-A part file is read as Python reads it (a PEP 263 coding line or a byte-order mark, any line
-endings), and only if it is a regular file of the submission: a symbolic link or a special file
-is refused before anything is read through it (`read_part`). When both `part1_dcgan.ipynb` and
-`part1_dcgan.py` are there, the newer is graded and `choose_part_file` says so.
+Part files are found by one rule, whatever the front end (`find_parts`): a notebook or .py whose
+name contains the part's, anywhere under the submission's folder; when both `part1_dcgan.ipynb` and
+`part1_dcgan.py` are there, the newer is graded and the note says so. A part file is read as Python
+reads it (a PEP 263 coding line or a byte-order mark, any line endings), and only if it is a regular
+file of the submission: a symbolic link or a special file is refused before anything is read
+through it (`read_part`).
 """
 import ast
 import contextlib
@@ -27,6 +29,7 @@ import traceback
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from autograder.locate import cell_names
 
@@ -298,19 +301,77 @@ def run_blocks(part, blocks, skip=None, explain=str, on_block=None, capture=True
     part.output = out.getvalue()
 
 
-def choose_part_file(root, part_name):
-    """(the part's file or None, a note for the student or ""). When both the notebook and the .py
-    are there, the one modified last is graded (the other is most likely a stale copy); when their
-    times are within 2 s (a zip's resolution, or a fresh git checkout) the notebook, the format the
-    assignment is released in and nbgrader grades. The note says which and why, never silently."""
+SUFFIXES = (".ipynb", ".py")
+SKIPPED_DIRS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__"}  # and folders whose name starts with a dot
+
+
+class Found(NamedTuple):
+    chosen: Path = None  # the file graded for the part, or None
+    others: list = []  # the other candidates, left aside
+    note: str = ""  # what the student must know of the choice ("" when there was none to make)
+
+
+def normalised(stem):
+    """A file name as the parts are looked for in it: lower-cased, each run of other characters `_`."""
+    return re.sub(r"[^a-z0-9]+", "_", stem.lower())
+
+
+def find_parts(root, part_names, limits=None):
+    """{part: Found}: the one rule by which every front end finds a submission's part files.
+
+    `root` is one part's file, or a folder searched breadth-first (links not followed, folders
+    starting with a dot and SKIPPED_DIRS left out, at most grading.yml's `submissions:` depth and
+    folder_entries): a candidate is a .ipynb or .py whose normalised name contains the part's name
+    (`part1_dcgan (1).ipynb`, `Part1-DCGAN.py`, `hw/part1_dcgan.ipynb`). The exact name wins, then a
+    notebook over a .py, then the shallowest, then the first by name; but of a notebook and a .py of
+    the same name in one folder, the one modified more than 2 s after the other is graded (the other
+    is most likely a stale copy), and the note says which and why."""
     root = Path(root)
     if not os.path.isdir(root):
-        return (root if root.stem == part_name and os.path.lexists(root) else None), ""
-    found = [p for p in (root / f"{part_name}.ipynb", root / f"{part_name}.py") if os.path.lexists(p)]
-    if len(found) < 2:
-        return (found[0] if found else None), ""
-    notebook, script = found
-    times = {p: os.lstat(p).st_mtime for p in found}
+        return {p: Found(root if p in normalised(root.stem) and os.path.lexists(root) else None, [])
+                for p in part_names}
+    files = _part_files(root, limits or submission_limits())
+    found = {}
+    for part in part_names:
+        candidates = sorted((f for f in files if part in normalised(f.stem)),
+                            key=lambda f: (normalised(f.stem) != part, f.suffix.lower() != ".ipynb",
+                                           len(f.relative_to(root).parts), str(f)))
+        chosen, note = (candidates[0], "") if candidates else (None, "")
+        twin = next((f for f in candidates[1:] if chosen.suffix.lower() == ".ipynb" and f.parent == chosen.parent
+                     and f.suffix.lower() == ".py" and normalised(f.stem) == normalised(chosen.stem)), None)
+        if twin is not None:
+            chosen, note = _newer_of(chosen, twin)
+        found[part] = Found(chosen, [f for f in candidates if f != chosen], note)
+    return found
+
+
+def _part_files(root, limits):
+    """The .ipynb and .py files under root (links to files included: loading refuses them, saying so)."""
+    files, level, seen = [], [root], 0
+    for _ in range(int(limits["depth"]) + 1):
+        below = []
+        for directory in level:
+            try:
+                entries = sorted(os.scandir(directory), key=lambda e: e.name)
+            except OSError:
+                continue
+            seen += len(entries)
+            for entry in entries:
+                if entry.name.startswith(".") or entry.name in SKIPPED_DIRS:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    below.append(Path(entry.path))
+                elif entry.name.lower().endswith(SUFFIXES):
+                    files.append(Path(entry.path))
+            if seen > int(limits["folder_entries"]):
+                return files
+        level = below
+    return files
+
+
+def _newer_of(notebook, script):
+    """(the file graded, the note) of a notebook and a .py of one name in one folder."""
+    times = {p: os.lstat(p).st_mtime for p in (notebook, script)}
     if times[script] > times[notebook] + 2:
         chosen, why = script, "it was modified after"
     elif times[notebook] > times[script] + 2:
@@ -323,6 +384,12 @@ def choose_part_file(root, part_name):
     return chosen, (f"both {notebook.name} and {script.name} are in your submission: the grader graded "
                     f"{chosen.name} ({stamp(chosen)}) because {why} {other.name} ({stamp(other)}); "
                     f"remove the one you do not want graded")
+
+
+def choose_part_file(root, part_name):
+    """(the part's file or None, a note for the student or ""): find_parts for one part."""
+    found = find_parts(root, [part_name])[part_name]
+    return found.chosen, found.note
 
 
 def find_part_file(root, part_name):

@@ -276,20 +276,17 @@ class Namespace:
 
 def read_parts(root, parts):
     """The part files of a submission, read by the grader (no student code runs here): {part:
-    (file name, bytes)} and {part: why it was refused}. Only regular files directly in the folder
-    are read (autograder.load.read_part: a link, into reference/ or a classmate's folder, or a
-    special file is refused before anything is read through it)."""
-    from autograder.load import Unreadable, find_part_file, read_part
+    (file name, bytes)} and {part: why it was refused}. The files are found by autograder.load's
+    one rule (find_parts) and named after their part in the namespace's flat copy; only regular files
+    are read (read_part: a link, into reference/ or a classmate's folder, or a special file is
+    refused before anything is read through it)."""
+    from autograder.load import Unreadable, find_parts, read_part
     found, refused = {}, {}
-    root = Path(root)
-    for part in parts:
-        path = find_part_file(root, part)
+    for part, (path, _, _) in find_parts(root, parts).items():
         if path is None:
             continue
         try:
-            if path.parent != root and not root.is_file():
-                raise Unreadable(f"{path.name} is not directly in the submission's folder")
-            found[part] = (path.name, read_part(path))
+            found[part] = (f"{part}{path.suffix.lower()}", read_part(path))
         except Unreadable as exc:
             refused[part] = f"{path.name} was not read: {exc}"
     return found, refused

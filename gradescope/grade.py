@@ -1,11 +1,10 @@
 """Grade one Gradescope submission: ROOT/submission in, ROOT/results/results.json out.
 
 Shipped as gradescope_grade.py at the top of the autograder zip (scripts/build_gradescope.py) and
-started by run_autograder. Students upload files as they have them, so each part is looked for
-anywhere under ROOT/submission: a `.ipynb` or `.py` whose name, lower-cased with every run of
-other characters read as `_`, contains the part's name (`part1_dcgan (1).ipynb`, `Part1-DCGAN.py`,
-`hw/part1_dcgan.ipynb`). Among several, the exact name wins, then a notebook over a `.py`, then
-the shallowest, then the first by name; the output says which file was graded for each part and
+started by run_autograder. Students upload files as they have them: each part is looked for
+anywhere under ROOT/submission by the rule every front end uses (autograder.load.find_parts: a
+`.ipynb` or `.py` whose normalised name contains the part's, such as `part1_dcgan (1).ipynb`,
+`Part1-DCGAN.py`, `hw/part1_dcgan.ipynb`); the output says which file was graded for each part and
 which were left aside. The chosen files are copied, under their parts' names, into a fresh folder
 that the course's grader (`python -m autograder grade`) grades; a part with no file is graded
 too (its checks fail, saying so). Its results.json becomes Gradescope's: visibility of hidden
@@ -17,7 +16,6 @@ a fault of the machine, instead of giving the student 0.
 """
 import argparse
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -26,45 +24,26 @@ from pathlib import Path
 
 import yaml
 
+from autograder.load import find_parts  # the one rule of every front end: autograder/load.py
+
 SOURCE = Path(__file__).resolve().parent
-SUFFIXES = (".ipynb", ".py")
-IGNORED_DIRS = {"__MACOSX", ".ipynb_checkpoints", "__pycache__"}
-
-
-def normalised(stem):
-    return re.sub(r"[^a-z0-9]+", "_", stem.lower())
-
-
-def find_parts(submission, parts):
-    """{part: (chosen file or None, [other candidates])} for the files under `submission`."""
-    files = sorted(p for p in Path(submission).rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES
-                   and not IGNORED_DIRS & set(p.relative_to(submission).parts)
-                   and not any(q.startswith(".") for q in p.relative_to(submission).parts))
-    found = {}
-    for part in parts:
-        candidates = [p for p in files if part in normalised(p.stem)]
-        candidates.sort(key=lambda p: (p.stem != part, p.suffix.lower() != ".ipynb",
-                                       len(p.relative_to(submission).parts), str(p)))
-        found[part] = (candidates[0] if candidates else None, candidates[1:])
-    return found
-
-
 def stage(found, folder):
     """Copy each chosen file to folder/<part><suffix>, readable by the grader's unprivileged children."""
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     folder.chmod(0o755)
-    for part, (chosen, _) in found.items():
+    for part, (chosen, _, _) in found.items():
         if chosen is not None:
             target = folder / f"{part}{chosen.suffix.lower()}"
-            shutil.copyfile(chosen, target)
-            target.chmod(0o644)
+            shutil.copyfile(chosen, target, follow_symlinks=False)  # a link stays one: the grader refuses it
+            if not target.is_symlink():
+                target.chmod(0o644)
 
 
 def summary(found, submission):
     lines = []
-    for part, (chosen, others) in found.items():
+    for part, (chosen, others, note) in found.items():
         if chosen is None:
             lines.append(f"{part}: no file found (looked for a .ipynb or .py whose name contains {part}); "
                          "its checks score 0")
@@ -72,7 +51,7 @@ def summary(found, submission):
         line = f"{part}: graded {chosen.relative_to(submission)}"
         if others:
             line += " (left aside: " + ", ".join(str(o.relative_to(submission)) for o in others) + ")"
-        lines.append(line)
+        lines.append(line + (f"; {note}" if note else ""))
     return "\n".join(lines)
 
 
@@ -86,7 +65,7 @@ def gradescope_results(results, found, submission, staged, seconds, hidden_visib
         tests.append(test)
     extra = dict(results.get("extra_data") or {})
     extra["files"] = {part: str(chosen.relative_to(submission)) if chosen else None
-                      for part, (chosen, _) in found.items()}
+                      for part, (chosen, _, _) in found.items()}
     return {"score": results["score"], "execution_time": round(seconds), "output": summary(found, submission),
             "stdout_visibility": "hidden", "tests": tests, "extra_data": extra}
 

@@ -14,6 +14,7 @@ import zipfile
 import pytest
 
 from autograder import batch
+from autograder.load import find_parts
 from autograder.rubric import ROOT, load_rubric
 from autograder.sandbox import SandboxError
 
@@ -89,8 +90,10 @@ def test_discovery_reads_nbgrader_and_flat_layouts(klass, tmp_path):
     assert found["alice"].timestamp.startswith("2026-03-01 10:00:00") and found["alice"].source == "nbgrader:alice"
     found = {c.student_id: c for c in batch.discover(flat, tmp_path)}
     assert sorted(found) == ["carol", "dave", "erin_12345", "mallory"]
-    assert (found["carol"].path / "part1_dcgan.py").exists() and found["carol"].path.name == "carol_submission"
-    assert found["dave"].path.name == "folder"
+    # nested folders (carol's zip of tmp/carol_submission/, dave's deep/folder/): found by load's one rule
+    parts = {name: find_parts(found[name].path, PARTS) for name in ("carol", "dave")}
+    assert parts["carol"]["part1_dcgan"].chosen.parent.name == "carol_submission"
+    assert all(f.chosen is not None and f.chosen.parent.name == "folder" for f in parts["dave"].values())
     assert sorted(p.name for p in found["erin_12345"].path.iterdir()) == [f"{p}.py" for p in PARTS]
     assert "outside its folder" in found["mallory"].problem
     assert not (tmp_path.parent / "escaped.py").exists()

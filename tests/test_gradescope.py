@@ -56,18 +56,18 @@ def test_parts_are_found_under_odd_names_and_folders(tmp_path):
            "copy/part3_vae.ipynb", ".ipynb_checkpoints/part1_dcgan-checkpoint.ipynb",
            "__MACOSX/hw3/part2_cgan.py", "notes.txt", "part2_cgan.txt")
     found = grade.find_parts(tmp_path, RUBRIC["parts"])
-    chosen = {part: str(c.relative_to(tmp_path)) for part, (c, _) in found.items()}
+    chosen = {part: str(f.chosen.relative_to(tmp_path)) for part, f in found.items()}
     assert chosen == {"part1_dcgan": "hw3/part1_dcgan (1).ipynb", "part2_cgan": "Part2-CGAN.py",
                       "part3_vae": "part3_vae.ipynb"}
-    assert [str(o.relative_to(tmp_path)) for o in found["part3_vae"][1]] == ["copy/part3_vae.ipynb", "part3_vae.py"]
+    assert [str(o.relative_to(tmp_path)) for o in found["part3_vae"].others] == ["copy/part3_vae.ipynb", "part3_vae.py"]
     text = grade.summary(found, tmp_path)
-    assert "part3_vae: graded part3_vae.ipynb (left aside: copy/part3_vae.ipynb, part3_vae.py)" in text
+    assert "part3_vae: graded part3_vae.ipynb (left aside: copy/part3_vae.ipynb, part3_vae.py); both" in text
 
 
 def test_a_missing_part_is_reported(tmp_path):
     _touch(tmp_path, "part1_dcgan.py")
     found = grade.find_parts(tmp_path, RUBRIC["parts"])
-    assert found["part2_cgan"] == (None, [])
+    assert found["part2_cgan"].chosen is None and not found["part2_cgan"].others
     assert "part2_cgan: no file found" in grade.summary(found, tmp_path)
 
 
