@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from autograder import batch
-from autograder.load import MissingName, choose_part_file, load_part, load_submission, submission_notes
+from autograder.load import MissingName, choose_part_file, find_parts, load_part, load_submission, submission_notes
 from autograder.rubric import ROOT
 
 REFERENCE = (ROOT / "reference" / "part1_dcgan.py").read_text()
@@ -129,3 +129,21 @@ def test_the_pytest_front_end_says_which_of_two_files_it_grades(tmp_path):
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "note: both part3_vae.ipynb and part3_vae.py are in your submission: the grader graded part3_vae.py" \
         in run.stderr
+
+
+@pytest.mark.parametrize("isolation", ["in-process", "container"])
+def test_parts_are_found_under_the_names_students_give_them(tmp_path, isolation):
+    """One rule in every front end (load.find_parts): a renamed or nested part file is graded, here
+    as by Gradescope, and a stale copy beside it is left aside."""
+    from autograder.score import grade
+    (tmp_path / "Part1-DCGAN.py").write_text(REFERENCE)
+    (tmp_path / "hw").mkdir()
+    (tmp_path / "hw" / "part3_vae (1).py").write_text((ROOT / "reference" / "part3_vae.py").read_text())
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "part1_dcgan.py").write_text("def bce(p, t):\n    return 0\n")  # exact name, but deeper
+    found = find_parts(tmp_path, ["part1_dcgan", "part2_cgan", "part3_vae"])
+    assert found["part1_dcgan"].chosen.name == "Part1-DCGAN.py" and found["part1_dcgan"].others
+    assert found["part3_vae"].chosen.name == "part3_vae (1).py" and found["part2_cgan"].chosen is None
+    graded = grade(tmp_path, ["dcgan.bce", "vae.kl", "cgan.onehot"], device="cpu", isolation=isolation)
+    verdicts = {s.id: s.passed for s in graded.scored}
+    assert verdicts == {"dcgan.bce": True, "vae.kl": True, "cgan.onehot": False}, graded.scored
