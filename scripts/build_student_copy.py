@@ -26,10 +26,9 @@ Before the copy replaces DEST, three guards run (any failure leaves DEST untouch
   * (unless --no-verify) the copy's autograder imports on its own, with PYTHONPATH = the copy,
     registers a check for every rubric id it ships, and cannot import `reference`.
 
-Which module registers which rubric id is found by importing autograder.checks in a subprocess
-(ids are built at run time, e.g. f"{prefix}.d_step"): each registration is attributed to the
-check module whose top-level code was running when it happened. So run this script with the
-project's interpreter (.venv/bin/python), which has torch.
+Which module registers which rubric id is what the registry records (`Check.module`), read by
+importing autograder.checks in a subprocess; so run this script with the project's interpreter
+(.venv/bin/python), which has torch.
 
 The output depends only on the source tree: a re-run over an existing copy gives byte-identical
 files. With --git, DEST is also a git repository with one commit per build that changed it (an
@@ -227,57 +226,15 @@ def find_nbgrader_markers(copy_root):
 # --------------------------------------------------------------------------------------------
 
 _PROBE_MARK = "STUDENT-COPY-PROBE "
-# Runs in a fresh interpreter with PYTHONPATH = the source root. The registry's dict is swapped,
-# as soon as autograder/checks/registry.py has run, for one that records, for every id, the check
-# module whose top-level code is running when the id is registered.
+# Runs in a fresh interpreter with PYTHONPATH = the source root: the registry says which check module
+# registered each id (Check.module, recorded by autograder/checks/__init__.py).
 _REGISTRATION_PROBE = r"""
-import importlib.abc, importlib.util, json, sys
-
-PACKAGE = "autograder.checks"
-REGISTRY_MODULE = PACKAGE + ".registry"
-origin = {}
-
-
-def registering_module():
-    frame = sys._getframe(2)
-    while frame is not None:
-        name = frame.f_globals.get("__name__", "")
-        if frame.f_code.co_name == "<module>" and name.startswith(PACKAGE + ".") and name != REGISTRY_MODULE:
-            return name
-        frame = frame.f_back
-    return None
-
-
-class Recording(dict):
-    def __setitem__(self, key, value):
-        origin[key] = registering_module()
-        super().__setitem__(key, value)
-
-
-class Hook(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path, target=None):
-        if name != REGISTRY_MODULE:
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
-        run = spec.loader.exec_module
-
-        def exec_module(module):
-            run(module)
-            if not isinstance(getattr(module, "REGISTRY", None), dict):
-                raise RuntimeError(REGISTRY_MODULE + " has no REGISTRY dict")
-            module.REGISTRY = Recording(module.REGISTRY)
-
-        spec.loader.exec_module = exec_module
-        return spec
-
-
-sys.meta_path.insert(0, Hook())
-importlib.import_module(PACKAGE)
+import json, sys
 from autograder.checks.registry import REGISTRY
 
+origin = {rubric_id: check.module for rubric_id, check in REGISTRY.items()}
 files = {m: getattr(sys.modules.get(m), "__file__", None) for m in set(origin.values()) if m}
-print(MARK + json.dumps({"origin": {k: origin.get(k) for k in REGISTRY}, "files": files}, sort_keys=True))
+print(MARK + json.dumps({"origin": origin, "files": files}, sort_keys=True))
 """
 
 _VERIFY_PROBE = r"""

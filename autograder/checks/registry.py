@@ -58,6 +58,7 @@ class Check:
     draw: object = no_inputs  # draw(context) -> inputs
     tries: object = None  # tries(context) -> how many seeds to try before failing (default 1)
     trains: bool = False  # trains networks for a minute or more: the fast suites leave it to its own tests
+    module: str = None  # the check module that registered it (autograder/checks/__init__.py says)
 
 
 def check(rubric_id, *, collect, judge, draw=no_inputs, tries=None, trains=False):
