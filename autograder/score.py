@@ -1,9 +1,9 @@
-"""Stage 3: run the rubric's checks on a loaded submission and total the points."""
+"""Stage 3: run the rubric's checks on a loaded submission and total the points.
+
+Torch and the checks are imported only where they run: a sandboxed grading's own process never
+needs them, and importing them (2.5 s) would delay the sandbox's start (benchmarks/PROFILE.md)."""
 import time
 
-from autograder.checks.registry import REGISTRY, run_check
-from autograder.context import fingerprint, make_context
-from autograder.load import load_submission
 from autograder.modes import ISOLATIONS
 from autograder.report import Graded, Scored
 
@@ -11,6 +11,7 @@ from autograder.report import Graded, Scored
 def score_one(rubric_id, submission, context):
     if hasattr(submission, "score_isolated"):  # loaded in the sandbox (autograder/sandbox.py), not here
         return submission.score_isolated(rubric_id)
+    from autograder.checks.registry import run_check
     result = run_check(rubric_id, submission, context)
     return Scored.of(context.rubric, rubric_id, result.passed, result.message, result.details)
 
@@ -32,6 +33,9 @@ def grade(path, ids=None, device=None, isolation="in-process", limits=None, seed
                      submissions=1) as box:
             box.on_progress = on_progress
             return box.grade(path, ids)
+    from autograder.checks.registry import REGISTRY
+    from autograder.context import fingerprint, make_context
+    from autograder.load import load_submission
     from autograder.trainer import progress
     started = time.monotonic()
     context = make_context(device, seed=seed)
