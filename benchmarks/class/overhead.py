@@ -19,7 +19,7 @@ if mode == "inprocess":
     times = []
     for _ in range(2):
         t = time.monotonic()
-        _, scored = grade("reference", device="cpu", only=ids)
+        scored = grade("reference", ids, device="cpu").scored
         times.append(time.monotonic() - t)
 else:
     from autograder.sandbox import Sandbox
