@@ -44,11 +44,12 @@ from pathlib import Path
 from autograder.isolation import MemoryCgroup, SANDBOX_UID, choose as choose_isolation, \
     command as bwrap_command, environment as child_environment
 from autograder.load import submission_limits
+from autograder.messages import explain
 from autograder.preflight import default_device, memory_mb, oom_kills
+from autograder.protocol import MESSAGE_CHARS, emitter, encode, json_lines, jsonable, progress_numbers, send, tail_text
 from autograder.report import Graded, Scored, drawn
 from autograder.rubric import HIDDEN_CHECKS, ROOT, check_seconds, load_limits, load_rubric, read_overrides
-from autograder.protocol import MESSAGE_CHARS, emitter, encode, json_lines, jsonable, progress_numbers, send, tail_text
-from autograder.zygote import explain, remove_tree
+from autograder.zygote import remove_tree
 
 DETAILS_BYTES = 100_000  # a check's details as JSON, as the student's side sends them
 JUDGED_BYTES = 2_000_000  # the judge's own details: room for a training run's sample grid and loss curves
@@ -300,7 +301,7 @@ def read_parts(root, parts):
 class Server:
     def __init__(self, device=None, limits=None, threads=None, seed=None, isolation="bwrap", warm_next=True):
         from autograder.context import make_context
-        from autograder.zygote import _warm_up
+        from autograder.tamper import warm_up
         self.limits = load_limits(load_rubric(), limits)
         # One torch thread per child unless asked: the checks' tensors are small, and OpenMP threads
         # that spin-wait on busy cores made grading 2-3x slower here (docs/batch.md, "What it costs").
@@ -321,7 +322,7 @@ class Server:
             self.spare = Namespace(isolation, self.device, self.limits, self.threads)  # imports torch while we do
         self.current, self.files, self.root, self.probed = None, {}, None, {}
         self.on_progress = None  # serve(): the grading process hears a training run's progress
-        _warm_up()
+        warm_up()
         self._fingerprint = None
 
     def close(self):

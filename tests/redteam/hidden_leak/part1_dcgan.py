@@ -1,7 +1,7 @@
 """Red team: read the hidden checks from inside the check's own child, and exfiltrate them.
 
 The zygote deletes the hidden checks from REGISTRY and sys.modules before student code runs
-(zygote._forget_other_checks), but the Zygote object's snapshot (zygote.take_snapshot) still
+(tamper.forget_other_checks), but the Zygote object's snapshot (tamper.take_snapshot) still
 holds (REGISTRY, id, Check) triples of EVERY check, the hidden ones included, and the hidden
 module's callables. gc.get_objects() reaches them: the hidden checks' ids and their Network
 (class, constructor kwargs nz=10 / ngf=16 / ndf=16, channels_only) are put in bce's exception
