@@ -44,7 +44,7 @@ from pathlib import Path
 from autograder.isolation import MemoryCgroup, SANDBOX_UID, choose as choose_isolation, \
     command as bwrap_command, environment as child_environment
 from autograder.load import submission_limits
-from autograder.messages import explain
+from autograder.messages import explain, signal_name
 from autograder.preflight import default_device, memory_mb, oom_kills
 from autograder.protocol import MESSAGE_CHARS, emitter, encode, json_lines, jsonable, progress_numbers, send, tail_text
 from autograder.report import Graded, Scored, drawn
@@ -148,7 +148,8 @@ class Namespace:
                                 + (NAMESPACE_MB if device == "cpu" else NAMESPACE_MB_CUDA))
         self.cgroup = MemoryCgroup.make(self.memory_limit_mb * 2 ** 20)
         self.killed_for = {"namespace": False, "machine": False}  # by the kernel for memory, in the last ask
-        if isolation == "bwrap":
+        self.bwrap = isolation == "bwrap"
+        if self.bwrap:
             argv = bwrap_command(argv, device, limits["work_mb"], threads)
         else:
             self.scratch = tempfile.mkdtemp(prefix="autograder-namespace-")
@@ -251,11 +252,25 @@ class Namespace:
             self.on_progress(**numbers)
 
     def _why(self):
+        """How the zygote ended (its exit status) and the last line it wrote to stderr."""
+        ended = self._exit_words()
         try:
             tail = tail_text(self.log, 600).strip()
         except OSError:
+            tail = ""
+        last = tail.splitlines()[-1][:300] if tail else ""
+        return f": {'; '.join(w for w in (ended, last) if w)}" if ended or last else ""
+
+    def _exit_words(self, seconds=2.0):
+        """How the zygote ended, in words ("" while it runs): its exit status, which bwrap passes on
+        as its own (128 + the signal's number for a zygote killed by one, as the kernel's OOM
+        killer does without a word in the log)."""
+        try:
+            code = self.process.wait(seconds)
+        except subprocess.TimeoutExpired:
             return ""
-        return f": {tail.splitlines()[-1][:300]}" if tail else ""
+        number = -code if code < 0 else code - 128 if self.bwrap and code > 128 else None
+        return f"it was killed by {signal_name(number)}" if number else f"it exited with status {code}"
 
     def close(self):
         """Kill it: with bwrap, its PID namespace goes, and every process and IPC object in it."""

@@ -32,6 +32,27 @@ def test_bwrap_runs_here_and_its_namespace_sees_only_what_it_needs():
     assert "GRADER_SECRET" not in seen["env"] and seen["pids"] == ["1"] and seen["uid"] == isolation.SANDBOX_UID
 
 
+def test_a_namespace_that_dies_says_how_it_ended():
+    """The zygote's exit status, which bwrap passes on, names how it ended: one killed from outside
+    (as the kernel's OOM killer does, leaving no line in its log) is said to be killed."""
+    import signal
+    import time
+
+    from autograder.rubric import load_limits, load_rubric
+    from autograder.sandbox import Namespace, NamespaceBroken
+    namespace = Namespace("bwrap", "cpu", load_limits(load_rubric()), 1)
+    try:
+        bwrap, zygote, deadline = namespace.process.pid, [], time.monotonic() + 60
+        while not zygote and time.monotonic() < deadline:  # bwrap's child, the namespace's init
+            time.sleep(0.05)
+            zygote = Path(f"/proc/{bwrap}/task/{bwrap}/children").read_text().split()
+        os.kill(int(zygote[0]), signal.SIGKILL)
+        with pytest.raises(NamespaceBroken, match="ended .*it was killed by SIGKILL"):
+            namespace.start({}, seconds=60)
+    finally:
+        namespace.close()
+
+
 def test_bytecode_and_unlisted_files_are_not_in_the_namespace():
     """The namespace's autograder/ is an allow-list (isolation.student_side_files): the hidden
     checks' bytecode, which an instructor's checkout has once the grader imported them (made here
