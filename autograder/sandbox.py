@@ -441,10 +441,10 @@ class Server:
             except NamespaceBroken as exc:
                 return Result(rubric_id, False, clip(exc))
             if "found" not in reply:
-                killed_for = self.current.killed_for
-                if reply.get("killed") is True and killed_for["namespace"]:
+                killed, killed_for = reply.get("status") == "killed", self.current.killed_for
+                if killed and killed_for["namespace"]:
                     return Result(rubric_id, False, self.current.memory_words())
-                if reply.get("killed") is True and killed_for["machine"]:
+                if killed and killed_for["machine"]:
                     return self._killed_for_memory(rubric_id)
                 return Result(rubric_id, False, clip(reply.get("failed", "")), student_details(reply.get("details")))
             try:

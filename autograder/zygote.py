@@ -665,7 +665,8 @@ class Zygote:
 
     def collect(self, rubric_id, seed, budget, probed):
         """The student's half in a confined child: {"found": base64 of the bytes, "note"}, or
-        {"failed": message, "details"}. `probed`: the parts as the probes left them."""
+        {"failed": message, "details"}, with "status" (_Outcome's) when the child did not answer.
+        `probed`: the parts as the probes left them."""
         from autograder.checks.registry import Result, collect
         from autograder.load import Block, CodeError, Part, Submission
         limits, root = self.limits, self.root
@@ -726,7 +727,7 @@ class Zygote:
         if outcome.output_tail.strip() and outcome.status in ("died", "killed"):
             details = {"output_tail": outcome.output_tail[-1000:]}
         return {"failed": outcome.reason + student_line(outcome.trace, sources), "details": details,
-                "killed": outcome.status == "killed"}
+                "status": outcome.status}
 
 
 def main():
