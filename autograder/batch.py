@@ -43,6 +43,7 @@ from autograder.discovery import discover
 from autograder.rubric import load_rubric, rubric_digest
 from autograder.report import Scored
 from autograder.sandbox import Sandbox, load_limits
+from autograder.score import grade
 
 NBGRADER_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
                     "raw_score", "late_submission_penalty", "score", "max_score"]
@@ -230,7 +231,7 @@ def grade_batch(submissions, out, jobs=None, shard=None, device="cpu", per_gpu=N
                     box = Sandbox(device=device, limits=limits, threads=threads, env=env, seed=seed,
                                   isolation=isolation)
                     box.start()
-                result = box.grade(candidate.path, ids)
+                result = grade(candidate.path, ids, sandbox=box)
                 scored, fingerprint = result.scored, result.fingerprint
                 extra["parts"], extra["seconds"] = result.parts, result.seconds
         except Exception as exc:  # noqa: BLE001 - the grader failed, not the student: never stop the batch

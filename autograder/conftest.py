@@ -76,8 +76,7 @@ def pytest_configure(config):
     config.stash[SEED] = grading_seed(load_rubric(), config.getoption("--seed"))
     mode, why = _mode(config)
     if mode != "in-process":
-        # The server imports torch and the checks while this process imports them for collection:
-        # each grading starts a few seconds sooner.
+        # The server imports torch and the checks, and readies its namespace, while pytest collects.
         from autograder.preflight import MachineFault
         from autograder.sandbox import Sandbox
         try:
@@ -122,29 +121,23 @@ def pytest_generate_tests(metafunc):
 
 
 @pytest.fixture(scope="session")
-def context(pytestconfig):
-    from autograder.context import make_context
-    return make_context(pytestconfig.getoption("--device"), seed=pytestconfig.stash[SEED])
-
-
-@pytest.fixture(scope="session")
-def submission(pytestconfig, context):
-    path = pytestconfig.getoption("--submission") or ROOT / "assignments" / context.rubric["assignment"]
+def graded(pytestconfig, request):
+    """The submission graded once by autograder.score.grade, on the rubric items of the tests
+    selected: rubric id -> Scored. In the sandbox launched at configure time, when there is one."""
+    from autograder.score import grade
+    ids = [item.callspec.params["rubric_id"] for item in request.session.items
+           if "rubric_id" in getattr(getattr(item, "callspec", None), "params", {})]
+    path = pytestconfig.getoption("--submission") or ROOT / "assignments" / load_rubric()["assignment"]
+    options = {"device": pytestconfig.getoption("--device"), "seed": pytestconfig.stash[SEED],
+               "on_progress": _on_terminal(pytestconfig)}
     box = pytestconfig.stash.get(SANDBOX, None)
     if box is None:
-        from autograder.load import load_submission
-        from autograder.context import fingerprint
-        from autograder.trainer import progress
-        pytestconfig.stash[FINGERPRINT] = fingerprint(context)
-        heard = progress.set(_on_terminal(pytestconfig))
-        yield load_submission(path, context.rubric["parts"])
-        progress.reset(heard)
-        return
-    from autograder.sandbox import IsolatedSubmission
-    box.on_progress = _on_terminal(pytestconfig)
-    with box:
-        yield IsolatedSubmission(box, path)
-        pytestconfig.stash[FINGERPRINT] = box.fingerprint()
+        result = grade(path, ids, **options)
+    else:
+        with box:
+            result = grade(path, ids, **options, sandbox=box)
+    pytestconfig.stash[FINGERPRINT] = result.fingerprint
+    return {scored.id: scored for scored in result.scored}
 
 
 def _on_terminal(config):

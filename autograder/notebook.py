@@ -7,7 +7,7 @@ Every autograded cell of the assignment's notebooks is
 
 `check` builds an autograder.load.Submission whose part (the one the rubric id belongs to:
 dcgan -> part1_dcgan, cgan -> part2_cgan, vae -> part3_vae) is the calling notebook's own
-namespace, and scores it with autograder.score.score_one: the very code that
+namespace, and grades it with autograder.score.grade: the very code that
 `pytest autograder --submission ...` runs, with the same rubric (grading.yml), the same
 expected values, one seed (drawn per kernel, or $AUTOGRADER_SEED) before each check. It prints
 one line on stdout, returns None, and raises CheckFailed (an AssertionError) with the check's
@@ -31,7 +31,7 @@ import warnings
 from functools import lru_cache
 from pathlib import Path
 
-from autograder.rubric import part_of
+from autograder.rubric import load_rubric, part_of
 
 __all__ = ["check", "CheckFailed", "part_of"]
 
@@ -93,25 +93,19 @@ def _quiet():
 def grade(rubric_id, namespace, device=None, part=None, filename=None):
     """Score one rubric item on a namespace; returns autograder.score.Scored (no printing, no raising)."""
     from autograder.load import Part, Submission
-    from autograder.score import score_one
+    from autograder.report import printed_to
+    from autograder.score import grade as grade_submission
 
-    context = _context(device)
-    checks = context.rubric["checks"]
-    if rubric_id not in checks:
-        raise KeyError(f"{rubric_id!r} is not an item of grading.yml (items: {', '.join(checks)})")
-    parts = context.rubric["parts"]
+    parts = load_rubric()["parts"]
     part = part or part_of(rubric_id, parts)
     path = Path(filename or f"{part}.ipynb")
     submission = Submission(root=Path.cwd(), parts={name: Part(name=name) for name in parts})
     submission.parts[part] = Part(name=part, path=path, namespace=namespace)  # the live namespace, not a copy
-    from autograder.report import printed_to
-    from autograder.trainer import progress
-    shown = progress.set(printed_to(sys.stdout))  # the cell's output: the run's progress, not the student's prints
-    try:
-        with _quiet():
-            return score_one(rubric_id, submission, context)
-    finally:
-        progress.reset(shown)
+    kernel = _context(device)  # one seed per kernel, said when a check fails
+    shown = printed_to(sys.stdout)  # the cell's output: the run's progress, not the student's prints
+    with _quiet():
+        return grade_submission(submission, [rubric_id], device=kernel.device, seed=kernel.seed,
+                                on_progress=shown).scored[0]
 
 
 _MODE_SAID = []  # the isolation line is printed once per kernel

@@ -609,12 +609,6 @@ def serve():
                 if request["op"] == "grade":
                     ids = request.get("ids") or list(server.context.rubric["checks"])
                     server.grade(request["path"], ids, emit)
-                elif request["op"] == "check":  # the pytest front end: one rubric item at a time
-                    if request["path"] != server.root:
-                        server.begin(request["path"])
-                    emit(event="check", check=asdict(server.run_check(request["id"], server.probed)))
-                elif request["op"] == "fingerprint":
-                    emit(event="done", fingerprint=server.fingerprint())
             except Exception as exc:  # noqa: BLE001 - a grader bug: report it, keep serving
                 emit(event="error", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()[-3000:])
     finally:
@@ -632,7 +626,8 @@ class Sandbox:
     with the thread that started it (PR_SET_PDEATHSIG), so start it in the thread that uses it.
 
         with Sandbox(device="cpu") as box:
-            graded = box.grade("path/to/submission")
+            for path in submissions:
+                graded = autograder.score.grade(path, sandbox=box)
 
     isolation: "bwrap" (the default; IsolationUnavailable when bwrap cannot run here) or
     "container" (the instructor's opt-in: this machine grades one submission, then is thrown away).
@@ -761,26 +756,6 @@ class Sandbox:
                     on_check(scored[-1])
             elif message["event"] == "done":
                 return Graded(str(path), scored, message["fingerprint"], message["parts"], message["seconds"])
-
-    def check(self, path, rubric_id):
-        """One rubric item (the submission's namespace is kept between calls on the same path)."""
-        self._send({"op": "check", "path": str(Path(path).absolute()), "id": rubric_id})
-        return Scored(**self._receive(self._worst_case([rubric_id]))["check"])
-
-    def fingerprint(self):
-        self._send({"op": "fingerprint"})
-        return self._receive(120)["fingerprint"]
-
-
-class IsolatedSubmission:
-    """What the pytest front end's `submission` fixture gives when grading is isolated:
-    autograder.score.score_one sends each rubric item to the sandbox."""
-
-    def __init__(self, sandbox, path):
-        self.sandbox, self.path = sandbox, Path(path)
-
-    def score_isolated(self, rubric_id):
-        return self.sandbox.check(self.path, rubric_id)
 
 
 def isolation_available():

@@ -100,3 +100,22 @@ def test_the_sandboxed_training_check_shows_its_progress_and_figures(tmp_path):
     assert shown[0].split(",")[0] == f"training: iteration {iterations // 10}/{iterations}"
     results = json.loads((tmp_path / "results.json").read_text())
     assert "FID" in results["tests"][0]["output"] and "accuracy" in results["tests"][0]["output"]
+
+
+def test_a_notebook_check_grades_its_namespace_as_grade_grades_the_file():
+    """notebook.check goes through autograder.score.grade with the kernel's live namespace: the
+    verdicts are those of grading the part's file, and a mistake made in the namespace after it
+    was loaded is what is graded."""
+    import runpy
+    from autograder import notebook
+    from autograder.load import Submission
+    from autograder.score import grade
+    ids = ["dcgan.bce", "dcgan.d_loss", "dcgan.prior"]
+    by_file = {s.id: s.passed for s in grade(ROOT / "reference" / "part1_dcgan.py", ids, device="cpu", seed=3).scored}
+    namespace = runpy.run_path(str(ROOT / "reference" / "part1_dcgan.py"))
+    assert by_file == {i: notebook.grade(i, namespace, device="cpu").passed for i in ids} == dict.fromkeys(ids, True)
+    namespace["bce"] = lambda p, t: (t * p.log() + (1 - t) * (1 - p).log()).mean()  # the sign dropped
+    scored = notebook.grade("dcgan.bce", namespace, device="cpu")
+    assert not scored.passed and scored.points == 0 and "minus sign" in scored.message
+    with pytest.raises(ValueError, match="graded in-process"):
+        grade(Submission(ROOT, {}), isolation="bwrap")
