@@ -288,6 +288,44 @@ def _sysv(kind):
     return found
 
 
+def bound_under(folder, mountinfo="/proc/self/mountinfo"):
+    """The paths under `folder` that bwrap bound from the host (the checkout, its venv, when they
+    live under /tmp), and the folders it made to hold them: what clearing `folder` must keep.
+    Trying to remove a read-only bind costs the clean-up its whole deadline, a second a child."""
+    mounts, holders = set(), set()
+    prefix = folder.rstrip("/") + "/"
+    for line in Path(mountinfo).read_text().splitlines():
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), line.split()[4])
+        if point.startswith(prefix):
+            mounts.add(point)
+            parent = os.path.dirname(point)
+            while parent.startswith(prefix):
+                holders.add(parent)
+                parent = os.path.dirname(parent)
+    return mounts, holders - mounts
+
+
+def clear_folder(folder, keep, mounts, holders, seconds):
+    """Remove what `folder` holds but `keep`, the bound `mounts` and, inside the `holders` of
+    mounts, whatever else was written there."""
+    deadline = time.monotonic() + seconds
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        try:
+            names = os.listdir(current)
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(current, name)
+            if path in keep or path in mounts:
+                continue
+            if path in holders and not os.path.islink(path):
+                pending.append(path)
+            else:
+                remove_tree(path, max(0.05, deadline - time.monotonic()))
+
+
 def _remove_ipc():
     """The SysV objects and POSIX shared memory a check left in the namespace (its IPC namespace is
     the submission's: nothing here is anyone else's)."""
@@ -316,6 +354,7 @@ class Zygote:
         self.context = Context(init["rubric"], {}, self.device, init["seed"])
         self.snapshot = take_snapshot()
         remember_modules()
+        self.bound = bound_under("/tmp") if self.namespace else (set(), set())
         self.root = SUBMISSION if self.namespace else tempfile.mkdtemp(prefix="autograder-submission-")
         os.makedirs(self.root, exist_ok=True)
         self.files = {os.path.basename(name): base64.b64decode(data) for name, data in init["files"].items()}
@@ -382,9 +421,7 @@ class Zygote:
         deadline = time.monotonic() + 1.0
         left = lambda: max(0.05, deadline - time.monotonic())  # noqa: E731
         if self.namespace:
-            for name in os.listdir("/tmp"):
-                if os.path.join("/tmp", name) != self.root:
-                    remove_tree(os.path.join("/tmp", name), left())
+            clear_folder("/tmp", {self.root}, *self.bound, left())
         for name in os.listdir(self.root):
             if name not in self.files:
                 remove_tree(os.path.join(self.root, name), left())

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from autograder.sandbox import GRADER_ERROR, student_details
 from autograder.protocol import CHILD_MESSAGES, child_message, json_lines, valid_blocks
-from autograder.zygote import remove_tree
+from autograder.zygote import bound_under, clear_folder, remove_tree
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -146,6 +146,34 @@ def test_the_clean_up_stops_at_its_deadline(tmp_path):
     assert not remove_tree(str(work), 0) and work.exists()
     assert remove_tree(str(work), 30) and not work.exists()
 
+
+
+def test_clearing_tmp_keeps_what_bwrap_bound_there_and_removes_what_a_check_wrote_beside_it(tmp_path):
+    """A checkout or venv under the host's /tmp is bound into the namespace's /tmp, inside folders
+    bwrap made on the tmpfs, which student code can write into. Between two checks, everything but
+    the binds goes, the writes beside them included; trying to remove the (read-only) binds cost a
+    second a child, and the binds are not tried."""
+    tmp = tmp_path / "tmp"
+    (tmp / "ci" / "fresh" / "autograder").mkdir(parents=True)
+    (tmp / "ci" / "fresh" / "autograder" / "score.py").write_text("bound")
+    (tmp / "ci" / "fresh" / "my venv").mkdir()
+    (tmp / "submission").mkdir()
+    (tmp / "submission" / "part1_dcgan.py").write_text("kept")
+    for left in (tmp / "seen.txt", tmp / "ci" / "seen.txt", tmp / "ci" / "fresh" / "seen.txt"):
+        left.write_text("what a hidden check's child saw")
+    (tmp / "ci" / "fresh" / "deep" / "er").mkdir(parents=True)
+    (tmp / "ci" / "link").symlink_to(tmp / "submission")
+    mountinfo = tmp_path / "mountinfo"
+    bound = [tmp / "ci" / "fresh" / "autograder" / "score.py", tmp / "ci" / "fresh" / "my venv"]
+    mountinfo.write_text("".join(f"{n} 1 0:1 / {str(p).replace(' ', chr(92) + '040')} ro - ext4 /dev/vda ro\n"
+                                 for n, p in enumerate([tmp_path.parent, tmp, *bound])))
+    mounts, holders = bound_under(str(tmp), str(mountinfo))
+    assert mounts == set(map(str, bound))
+    assert holders == {str(tmp / "ci"), str(tmp / "ci" / "fresh"), str(tmp / "ci" / "fresh" / "autograder")}
+    clear_folder(str(tmp), {str(tmp / "submission")}, mounts, holders, 10)
+    left = sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*"))
+    assert left == ["ci", "ci/fresh", "ci/fresh/autograder", "ci/fresh/autograder/score.py", "ci/fresh/my venv",
+                    "submission", "submission/part1_dcgan.py"], left
 
 # ---- the judge's reading of an answer ----
 
