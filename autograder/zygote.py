@@ -85,11 +85,13 @@ class _CappedStream(io.TextIOBase):
         pass
 
 
-def _warm_up_notebooks():
-    """What the course's notebooks do at their top, which every check's child re-runs when it loads
-    a part: importing pyplot and torchvision (0.4 s) and reading MNIST (the warm-up's). Done once in
-    the zygote, it costs the children nothing (benchmarks/PROFILE.md)."""
-    import_quietly("matplotlib.pyplot", "torchvision.utils")
+def warm_up_part_imports(files):
+    """What the course's notebooks import at their top (pyplot, torchvision: 0.5 s), which every check's
+    child re-runs when it loads a part: imported once here, before the children fork, when a part file
+    names them (a notebook, or a .py exported from one), so that they cost the children nothing
+    (benchmarks/PROFILE.md). files: {name: bytes}."""
+    if any(word in data for data in files.values() for word in (b"matplotlib", b"torchvision")):
+        import_quietly("matplotlib.pyplot", "torchvision.utils")
 
 
 class _AllNames:
@@ -784,13 +786,14 @@ def main():
     if HIDDEN_MODULE in sys.modules:
         setattr(sys.modules[package], name, sys.modules[HIDDEN_MODULE])
     warm_up()  # while the server waits for a submission to hand us
-    _warm_up_notebooks()
 
     emit = emitter(replies)
     line = sys.stdin.readline()
     if not line:
         return
-    zygote = Zygote(json.loads(line))
+    init = json.loads(line)
+    warm_up_part_imports({name: base64.b64decode(data) for name, data in init["files"].items()})
+    zygote = Zygote(init)
     zygote.protocol_fds = (replies,)
     zygote.on_progress = lambda **numbers: emit(event="progress", **numbers)
     emit(event="ready")

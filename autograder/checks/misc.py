@@ -5,7 +5,6 @@ labels, a generator that records its inputs) and records what came out; judge de
 """
 import torch
 import torch.nn as nn
-from scipy import stats
 
 from autograder.checks.course import NZ
 from autograder.checks.diagnose import call, returned, type_name
@@ -26,6 +25,7 @@ def weights_init_check(rubric_id, part, batch_norms):
                           for layer in model[len(CONVS):]]}
 
     def judge(inputs, found, context):
+        from scipy import stats  # here: judges only, the namespace need not import it
         if len(found["convs"]) != len(CONVS) or len(found["norms"]) != len(batch_norms):
             raise CheckFailure("weights_init changed the layers of the model it was applied to")
         tensors = [*found["convs"], *(t for layer in found["norms"] for t in (layer["weight"], layer["bias"]))]

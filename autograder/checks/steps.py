@@ -24,7 +24,6 @@ import math
 
 import torch
 import torch.nn as nn
-from scipy import stats
 
 from autograder.checks.diagnose import (correct_d_loss, correct_g_loss, correct_helpers, correct_kl, correct_noise,
                                          correct_onehot, cosine, grads_of, returned, substituted)
@@ -242,6 +241,7 @@ def _judgements(d_calls, g_calls, x_real):
 
 def _check_noise(g_calls):
     """The z given to G must come from the prior: N(0, I) with nz coordinates (get_noise)."""
+    from scipy import stats  # here: judges only, the namespace need not import it
     z = torch.cat([c["z"] for c in g_calls])
     if z.shape[1] != NZ:
         raise CheckFailure(f"netG received z with {z.shape[1]} values per example, expected nz = {NZ}: use get_noise")

@@ -11,7 +11,6 @@ import math
 
 import numpy as np
 import torch
-from scipy import stats
 
 from autograder.checks.diagnose import (agrees, both_ways, call, correct_helpers, correct_kl, either_way, explain,
                                         grads_of, reraise, returned, substituted, type_name)
@@ -153,6 +152,7 @@ def _forward_record(submission, x):
 
 def _judge_noise_structure(noise):
     """noise = z - mu under constant inputs, (N, D): one draw per example and per latent dim."""
+    from scipy import stats  # here: judges only, the namespace need not import it
     if noise.abs().max() < 1e-6:
         raise CheckFailure("z equals mu: no noise is drawn: z = mu + eps * sigma with eps ~ N(0, I)")
     if torch.unique(noise, dim=0).shape[0] < 0.99 * len(noise):
@@ -171,6 +171,7 @@ def _judge_noise_structure(noise):
 def _judge_noise_distribution(eps):
     """eps = (z - mu) / sigma must be Gaussian: its shape (standardised, so that a wrong mean or scale is
     left to the moments' messages) is tested against N(0, 1)."""
+    from scipy import stats  # here: judges only, the namespace need not import it
     sample = eps.flatten()[:20_000]
     p_value = stats.kstest(((sample - sample.mean()) / sample.std()).numpy(), "norm").pvalue
     if p_value >= 1e-6:
