@@ -150,16 +150,18 @@ def memory_mb():
 
 
 def memory_warning(limits, jobs=1):
-    """A line for the log when the machine has less memory than `jobs` checks may use at once
-    (grading.yml's memory_mb each): a check killed for memory there is the machine's fault, and is
-    reported as a grader error (autograder/sandbox.py), never as the student's memory limit."""
+    """A line for the log when the machine has less memory than `jobs` submissions may use at once:
+    each has a check collecting while the check before is judged (autograder/sandbox.py), grading.yml's
+    memory_mb each. A check killed for memory there is the machine's fault, and is reported as a
+    grader error, never as the student's memory limit."""
     from autograder.isolation import memory_cgroup_available
-    have, need = memory_mb(), int(limits["memory_mb"]) * jobs
+    have, need = memory_mb(), 2 * int(limits["memory_mb"]) * jobs
     warnings = []
     if have is not None and have < need:
         warnings.append(f"warning: this machine gives the grader {have} MB of memory, less than the {need} MB that "
-                        f"{jobs} check(s) at once may use (grading.yml memory_mb {limits['memory_mb']}); a check "
-                        "that the system kills for memory is reported as a grader error, not charged to the student")
+                        f"{jobs} submission(s) at once may use (a check and the previous check's judge each, "
+                        f"grading.yml memory_mb {limits['memory_mb']}); a check that the system kills for memory "
+                        "is reported as a grader error, not charged to the student")
     no_cgroup = memory_cgroup_available()  # which kernel limits hold here: docs/batch.md, "Limits"
     if no_cgroup:
         warnings.append(f"warning: {no_cgroup}")

@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 import traceback
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from autograder.isolation import MemoryCgroup, SANDBOX_UID, choose as choose_isolation, \
@@ -133,6 +133,16 @@ def student_details(details, limit=DETAILS_BYTES):
 # ----------------------------------------------------------------------------------------------
 
 
+@dataclass
+class Posted:
+    """A request sent to a namespace whose reply is still to be read (Namespace.post)."""
+    n: int
+    request: dict
+    seconds: float  # for its reply, from when it is read: the server may be judging meanwhile
+    machine_kills: int | None  # the kernel's OOM kills on the machine, and in the namespace, when it was sent
+    namespace_kills: tuple
+
+
 class Namespace:
     """One submission's student side: autograder.zygote in bwrap (or, `container` mode, without)."""
 
@@ -171,12 +181,22 @@ class Namespace:
 
     def ask(self, request, seconds):
         """The reply to `request` ({"op": ...}), within `seconds` whatever the namespace sends."""
+        return self.answer(self.post(request, seconds))
+
+    def post(self, request, seconds):
+        """Send `request` now; answer() reads its reply (within `seconds` of its call, whatever the
+        namespace sends). The namespace serves one request at a time: the server posts the next while
+        it judges the last."""
         self.count += 1
-        machine, namespace = oom_kills(), self.memory_kills()
+        posted = Posted(self.count, request, seconds, oom_kills(), self.memory_kills())
         self._send({**request, "n": self.count})
+        return posted
+
+    def answer(self, posted):
+        machine, namespace = posted.machine_kills, posted.namespace_kills
         try:
-            reply = self._read(lambda m: m.get("event") == "reply" and m.get("n") == self.count, seconds,
-                               request["op"])
+            reply = self._read(lambda m: m.get("event") == "reply" and m.get("n") == posted.n, posted.seconds,
+                               posted.request["op"])
         except NamespaceBroken as exc:
             if self._own_limit(namespace, self.memory_kills()):
                 raise NamespaceBroken(f"{self.memory_words()}; the grader's process for your submission was "
@@ -337,6 +357,7 @@ class Server:
         if self.spare is None:
             self.spare = Namespace(isolation, self.device, self.limits, self.threads)  # imports torch while we do
         self.current, self.files, self.root, self.probed = None, {}, None, {}
+        self.ahead = None  # (request, Posted or the NamespaceBroken its post met): _post_ahead
         self.on_progress = None  # serve(): the grading process hears a training run's progress
         self._fingerprint = None
 
@@ -363,24 +384,49 @@ class Server:
             self.spare = Namespace(self.isolation, self.device, self.limits, self.threads)  # the next one, warming up
         return namespace
 
-    def _ask(self, request, seconds):
+    def _post(self, request, seconds):
         if self.current is None:
             self.current = self._open()
         try:
-            reply = self.current.ask(request, seconds)
+            return self.current.post(request, seconds)
         except NamespaceBroken:
-            self.current.close()
-            self.current = None  # the rest of the submission gets a fresh one
+            self._drop_namespace()
+            raise
+
+    def _post_ahead(self, request, seconds):
+        """Post the next check's collect while this one is judged: the namespace collects and the
+        judge judges side by side. Whatever the post meets is that request's, met when it is asked."""
+        if self.current is not None:
+            try:
+                self.ahead = (request, self._post(request, seconds))
+            except NamespaceBroken as exc:
+                self.ahead = (request, exc)
+
+    def _ask(self, request, seconds):
+        ahead, self.ahead = self.ahead, None
+        if ahead is not None and ahead[0] != request:
+            raise SandboxError(f"grader bug: {ahead[0]['op']} was posted ahead, and {request['op']} asked next")
+        posted = ahead[1] if ahead is not None else self._post(request, seconds)
+        if isinstance(posted, NamespaceBroken):
+            raise posted
+        try:
+            reply = self.current.answer(posted)
+        except NamespaceBroken:
+            self._drop_namespace()
             raise
         if "error" in reply:  # bytes from the namespace: the submission's failure, never a grader error
             print(f"autograder: the namespace failed on {request['op']}: {clip(reply['error'], 3000)}", file=sys.stderr)
-            self.current.close()
-            self.current = None
+            self._drop_namespace()
             last = (str(reply["error"]).strip().splitlines() or [""])[-1]
             raise NamespaceBroken(f"the grader's process for your submission failed while serving this check "
                                   f"({clip(last, 300)}): what your "
                                   "code left or sent it is the likely cause; if not, please report it")
         return reply
+
+    def _drop_namespace(self):
+        """The rest of the submission gets a fresh namespace."""
+        self.current.close()
+        self.current = None
 
     # ---- loading ----
 
@@ -424,20 +470,24 @@ class Server:
 
     # ---- one check ----
 
-    def run_check(self, rubric_id, probed):
+    def _collect_request(self, rubric_id, seed, probed):
+        """The namespace's request for one try of a check, and the seconds its reply may take."""
+        budget = check_seconds(self.limits, rubric_id)
+        loads = len(probed) * float(self.limits["load_seconds"])
+        return ({"op": "collect", "id": rubric_id, "seed": seed, "budget": budget, "probed": probed},
+                budget + loads + 30)
+
+    def run_check(self, rubric_id, probed, next_id=None):
         """One rubric item: each try collects in the namespace (the student's code) and is judged in
-        a child of this server that never ran student code, on the found data alone."""
-        from autograder.checks.registry import REGISTRY, Result, run_tries
-        if rubric_id not in REGISTRY:
-            raise KeyError(f"grading.yml names checks that no code registers: [{rubric_id!r}]")
+        a child of this server that never ran student code, on the found data alone. The first try
+        of `next_id`, the check that follows, is collected while this one is judged."""
+        from autograder.checks.registry import Result, run_tries, tries
         started = time.monotonic()
         budget = check_seconds(self.limits, rubric_id)
 
         def attempt(seed):
-            loads = len(probed) * float(self.limits["load_seconds"])
             try:
-                reply = self._ask({"op": "collect", "id": rubric_id, "seed": seed, "budget": budget,
-                                   "probed": probed}, budget + loads + 30)
+                reply = self._ask(*self._collect_request(rubric_id, seed, probed))
             except NamespaceBroken as exc:
                 return Result(rubric_id, False, clip(exc))
             if "found" not in reply:
@@ -451,6 +501,8 @@ class Server:
                 data = base64.b64decode(str(reply["found"]), validate=True)
             except ValueError:
                 return Result(rubric_id, False, "the grader could not read what your code produced for this check")
+            if next_id is not None and tries(rubric_id, self.context) == 1:  # no other try of this one follows
+                self._post_ahead(*self._collect_request(next_id, self.context.seed, probed))
             result = self._judge(rubric_id, data, seed, budget)
             result.message += clip(reply.get("note", ""))
             return result
@@ -569,6 +621,7 @@ class Server:
         """Kill the submission's namespace, whatever happened: what loading did, for the report."""
         if self.current is not None:
             self.current.close()
+        self.ahead = None
         parts = self._summary(Path(self.root), self.probed) if self.root else {}
         self.current, self.files, self.root, self.probed = None, {}, None, {}
         return parts
@@ -576,12 +629,15 @@ class Server:
     def grade(self, root, ids, emit):
         from autograder.checks.registry import REGISTRY
         from autograder.tamper import warm_up_metrics
-        if any(REGISTRY[i].trains for i in ids if i in REGISTRY):  # its judge's metrics: torch-fidelity imports torchvision (1 s)
+        missing = [i for i in ids if i not in REGISTRY]
+        if missing:
+            raise KeyError(f"grading.yml names checks that no code registers: {missing}")
+        if any(REGISTRY[i].trains for i in ids):  # its judge's metrics: torch-fidelity imports torchvision (1 s)
             warm_up_metrics()
         self.begin(root)
         try:
-            for rubric_id in ids:
-                emit(event="check", check=asdict(self.run_check(rubric_id, self.probed)))
+            for rubric_id, next_id in zip(ids, [*ids[1:], None]):
+                emit(event="check", check=asdict(self.run_check(rubric_id, self.probed, next_id)))
         finally:
             seconds = round(time.monotonic() - self.started, 2)
             parts = self.end()

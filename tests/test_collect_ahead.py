@@ -1,0 +1,40 @@
+"""The sandbox's server posts the next check's collect to the namespace while it judges the last
+(autograder/sandbox.py, Server._post_ahead): the student's half of one check and the judge of the
+one before run side by side. Each half is a process of its own, with its own seed, so the overlap
+may change the time and nothing else."""
+from autograder import score
+from autograder.checks.registry import REGISTRY
+from autograder.rubric import load_rubric
+from autograder.sandbox import Server
+from reference.demo import write_example
+
+
+def test_collecting_ahead_changes_no_verdict_and_happens_during_every_judge(tmp_path, monkeypatch):
+    """The demo's example (the reference with the five mistakes of examples/mistakes.yml), graded
+    by a sandbox server and in-process with one seed: the same verdicts, and while each judge ran
+    but the last, the namespace already had the next check's collect."""
+    folder = tmp_path / "example"
+    mistakes = write_example(folder)
+    ids = [i for i in load_rubric()["checks"] if not REGISTRY[i].trains]
+    after = dict(zip(ids, [*ids[1:], None]))
+    server = Server("cpu", seed=0, warm_next=False)
+    in_flight = {}
+    judge = server._judge
+
+    def recording_judge(rubric_id, *args):
+        in_flight[rubric_id] = server.ahead[0]["id"] if server.ahead else None
+        return judge(rubric_id, *args)
+
+    monkeypatch.setattr(server, "_judge", recording_judge)
+    events = []
+    try:
+        server.grade(str(folder), ids, lambda **event: events.append(event))
+    finally:
+        server.close()
+    sandboxed = {e["check"]["id"]: e["check"]["passed"] for e in events if e["event"] == "check"}
+    in_process = {s.id: s.passed for s in score.grade(folder, ids, device="cpu", isolation="in-process",
+                                                      seed=0).scored}
+    assert sandboxed == in_process
+    assert {i for i, passed in sandboxed.items() if not passed} == {m["fails"] for m in mistakes}
+    assert len(in_flight) >= len(ids) - len(mistakes)  # a failed collect has no judge
+    assert in_flight == {i: after[i] for i in in_flight}
