@@ -354,12 +354,13 @@ class Zygote:
             module = sys.modules[HIDDEN_MODULE]
             exec(compile(init["hidden_source"], str(HIDDEN_CHECKS), "exec"), vars(module))
         self.context = Context(init["rubric"], {}, self.device, init["seed"])
+        self.files = {os.path.basename(name): base64.b64decode(data) for name, data in init["files"].items()}
+        warm_up_part_imports(self.files)  # before the snapshot: what it imports is the grader's, not a child's
         self.snapshot = take_snapshot()
         remember_modules()
         self.bound = bound_under("/tmp") if self.namespace else (set(), set())
         self.root = SUBMISSION if self.namespace else tempfile.mkdtemp(prefix="autograder-submission-")
         os.makedirs(self.root, exist_ok=True)
-        self.files = {os.path.basename(name): base64.b64decode(data) for name, data in init["files"].items()}
         self._reset_tmp()
         self.protocol_fds = ()
         self.on_progress = None  # the server hears a training run's progress through this (main())
@@ -791,9 +792,7 @@ def main():
     line = sys.stdin.readline()
     if not line:
         return
-    init = json.loads(line)
-    warm_up_part_imports({name: base64.b64decode(data) for name, data in init["files"].items()})
-    zygote = Zygote(init)
+    zygote = Zygote(json.loads(line))
     zygote.protocol_fds = (replies,)
     zygote.on_progress = lambda **numbers: emit(event="progress", **numbers)
     emit(event="ready")
