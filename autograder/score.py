@@ -9,6 +9,7 @@ from pathlib import Path
 
 from autograder.modes import ISOLATIONS
 from autograder.report import Graded, Scored
+from autograder.rubric import load_rubric
 
 
 def score_one(rubric_id, submission, context):
@@ -33,6 +34,11 @@ def grade(submission, ids=None, device=None, isolation="in-process", limits=None
     run's progress."""
     if isolation not in ISOLATIONS:
         raise ValueError(f"isolation must be one of {ISOLATIONS}, not {isolation!r}")
+    rubric = load_rubric()
+    unknown = [i for i in ids or () if i not in rubric["checks"]]
+    if unknown:  # before any front end's path: a sandbox would grade the others and drop these silently
+        raise KeyError(f"{', '.join(map(repr, unknown))} not an item of grading.yml (items: "
+                       f"{', '.join(rubric['checks'])})")
     loaded = not isinstance(submission, (str, Path))
     if loaded and (sandbox is not None or isolation != "in-process"):
         raise ValueError("a loaded Submission is graded in-process: a sandbox grades files")
@@ -44,20 +50,14 @@ def grade(submission, ids=None, device=None, isolation="in-process", limits=None
         with Sandbox(device=device, limits=limits, threads=threads, seed=seed, isolation=isolation,
                      submissions=1) as box:
             return grade(submission, ids, on_progress=on_progress, sandbox=box)
-    from autograder.checks.registry import REGISTRY
+    from autograder.checks.registry import require_registered
     from autograder.context import fingerprint, make_context
     from autograder.load import load_submission
     from autograder.trainer import progress
     started = time.monotonic()
-    context = make_context(device, seed=seed)
-    unknown = [i for i in ids or () if i not in context.rubric["checks"]]
-    if unknown:
-        raise KeyError(f"{', '.join(map(repr, unknown))} not an item of grading.yml (items: "
-                       f"{', '.join(context.rubric['checks'])})")
+    context = make_context(device, rubric, seed)
     ids = [i for i in context.rubric["checks"] if ids is None or i in ids]
-    missing = [i for i in ids if i not in REGISTRY]
-    if missing:
-        raise KeyError(f"grading.yml names checks that no code registers: {missing}")
+    require_registered(ids)
     path = str(submission.root if loaded else submission)
     heard = progress.set(on_progress)
     try:

@@ -119,3 +119,12 @@ def test_a_notebook_check_grades_its_namespace_as_grade_grades_the_file():
     assert not scored.passed and scored.points == 0 and "minus sign" in scored.message
     with pytest.raises(ValueError, match="graded in-process"):
         grade(Submission(ROOT, {}), isolation="bwrap")
+
+
+@pytest.mark.parametrize("isolation", ["in-process", "bwrap"])
+def test_an_id_grading_yml_lacks_is_refused_whatever_the_isolation(isolation):
+    """score.grade refuses an id that is not grading.yml's before anything starts: through a sandbox
+    too, which would otherwise grade the other ids and leave this one out without a word."""
+    from autograder.score import grade
+    with pytest.raises(KeyError, match=r"'dcgan\.no_such_check' not an item of grading.yml"):
+        grade(ROOT / "reference", ["dcgan.bce", "dcgan.no_such_check"], device="cpu", isolation=isolation)

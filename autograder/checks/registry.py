@@ -69,6 +69,13 @@ def check(rubric_id, *, collect, judge, draw=no_inputs, tries=None, trains=False
     return REGISTRY[rubric_id]
 
 
+def require_registered(ids):
+    """KeyError unless a check is registered for each of `ids` (grading.yml's, or a selection of them)."""
+    missing = [i for i in ids if i not in REGISTRY]
+    if missing:
+        raise KeyError(f"grading.yml names checks that no code registers: {missing}")
+
+
 def rubric_ids(rubric, parts=None, trains=None):
     """grading.yml's ids (in its order) of the checks of `parts` (every part when None): only those that
     train (trains=True), none of them (False), or both (None). The suites select their checks so."""
