@@ -46,7 +46,7 @@ from autograder.isolation import MemoryCgroup, SANDBOX_UID, choose as choose_iso
 from autograder.load import submission_limits
 from autograder.messages import explain, signal_name
 from autograder.preflight import default_device, memory_mb, oom_kills
-from autograder.protocol import MESSAGE_CHARS, emitter, encode, json_lines, jsonable, progress_numbers, send, tail_text
+from autograder.protocol import MESSAGE_CHARS, Reader, emitter, encode, jsonable, progress_numbers, send, tail_text
 from autograder.report import Graded, Scored, drawn
 from autograder.rubric import HIDDEN_CHECKS, ROOT, check_seconds, load_limits, load_rubric, read_overrides
 from autograder.zygote import remove_tree
@@ -170,10 +170,10 @@ class Namespace:
             argv = self.cgroup.wrap(argv)
         self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
                                         env=env, cwd="/", bufsize=0, start_new_session=True)
-        self.buffer, self.count = bytearray(), 0
+        self.reader, self.count = Reader(payload_events=("reply",)), 0
         self.on_progress = None  # set by the server: a training run's progress, on its way to the student
         # The biggest honest line: a probe's reply (a part's blocks and sources) or an answer, encoded.
-        self.max_line = max(limits["answer_bytes"] * 4 // 3, 3 * int(submission_limits()["file_bytes"])) + 2 ** 20
+        self.max_line = max(limits["answer_bytes"], 3 * int(submission_limits()["file_bytes"])) + 2 ** 20
 
     def start(self, init, seconds=300):
         self._send(init)
@@ -237,9 +237,9 @@ class Namespace:
 
     def _read(self, wanted, seconds, what):
         deadline = time.monotonic() + seconds
-        fd, extra, heard, scanned = self.process.stdout.fileno(), 0, 0, 0
+        fd, extra, heard = self.process.stdout.fileno(), 0, 0
         while True:
-            for message in json_lines(self.buffer, scanned):
+            for message in self.reader.messages():
                 if message is not None and wanted(message):
                     return message
                 if message is not None and message.get("event") == "progress" and heard < PROGRESS_LINES:
@@ -250,8 +250,7 @@ class Namespace:
                 if extra > EXTRA_LINES:
                     raise NamespaceBroken(f"the grader's process for your submission received more than {EXTRA_LINES} "
                                           "lines it did not ask for (written by your code into its pipe?)")
-            scanned = len(self.buffer)
-            if scanned > self.max_line:
+            if len(self.reader) > self.max_line:
                 raise NamespaceBroken(f"a message of over {self.max_line:,} bytes came from your submission's side")
             left = deadline - time.monotonic()
             if left <= 0:
@@ -263,7 +262,7 @@ class Namespace:
                 if not chunk:
                     raise NamespaceBroken("the grader's process for your submission ended (killed or stopped by your "
                                           f"code?){self._why()}")
-                self.buffer += chunk
+                self.reader.feed(chunk)
 
     def _progress(self, message):
         """A training run's progress, passed on as numbers only (the namespace is hostile)."""
@@ -490,17 +489,14 @@ class Server:
                 reply = self._ask(*self._collect_request(rubric_id, seed, probed))
             except NamespaceBroken as exc:
                 return Result(rubric_id, False, clip(exc))
-            if "found" not in reply:
+            data = reply.get("payload")  # the answer's bytes (protocol.Reader), nothing else
+            if data is None:
                 killed, killed_for = reply.get("status") == "killed", self.current.killed_for
                 if killed and killed_for["namespace"]:
                     return Result(rubric_id, False, self.current.memory_words())
                 if killed and killed_for["machine"]:
                     return self._killed_for_memory(rubric_id)
                 return Result(rubric_id, False, clip(reply.get("failed", "")), student_details(reply.get("details")))
-            try:
-                data = base64.b64decode(str(reply["found"]), validate=True)
-            except ValueError:
-                return Result(rubric_id, False, "the grader could not read what your code produced for this check")
             if next_id is not None and tries(rubric_id, self.context) == 1:  # no other try of this one follows
                 self._post_ahead(*self._collect_request(next_id, self.context.seed, probed))
             result = self._judge(rubric_id, data, seed, budget)

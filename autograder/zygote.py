@@ -42,7 +42,7 @@ import types
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from autograder.protocol import (FINAL_EVENTS, MESSAGE_CHARS, child_message, emitter, json_lines, jsonable,
+from autograder.protocol import (FINAL_EVENTS, MESSAGE_CHARS, Reader, child_message, emitter, jsonable,
                                  progress_numbers, read_hostile, send, valid_blocks)
 from autograder.messages import explain, signal_name, student_line
 from autograder.rubric import HIDDEN_CHECKS
@@ -264,8 +264,8 @@ class _Channel:
     def __init__(self, fd):
         self.fd = fd
 
-    def send(self, **message):
-        send(self.fd, message)
+    def send(self, payload=None, **message):
+        send(self.fd, message, payload)
 
 
 @dataclass
@@ -477,11 +477,11 @@ class Zygote:
         return total
 
     def _supervise(self, pid, read_fd, workdir, base_rss, budget_load, budget_check, hard):
-        """Read the child's messages (bounded: one line at most answer_bytes plus its encoding, at
+        """Read the child's messages (bounded: one line and its answer at most answer_bytes and 64 KB, at
         most MAX_LINES of them, a line that is not a JSON object ignored) and watch it: time (the
         phase's budget, and `hard` seconds in all, which no message resets), memory, processes."""
-        messages, buffer, scanned, lines, received = [], bytearray(), 0, 0, 0
-        max_line = self.limits["answer_bytes"] * 4 // 3 + 65536  # base64 and the JSON around it
+        messages, reader, lines, received = [], Reader(payload_events=("found",)), 0, 0
+        max_line = self.limits["answer_bytes"] + 65536  # the answer and the line before it
         started = phase_start = time.monotonic()
         phase, check_used = "check", 0.0
         rss_limit = base_rss + self.limits["memory_mb"] * 2 ** 20
@@ -514,9 +514,9 @@ class Zygote:
             chunk = os.read(read_fd, 1 << 20)
             if not chunk:
                 break
-            buffer += chunk
+            reader.feed(chunk)
             received += len(chunk)
-            for message in json_lines(buffer, scanned):
+            for message in reader.messages():
                 lines += 1
                 if message is not None and message.get("event") == "progress":
                     last_progress = self._forward_progress(message, last_progress)
@@ -537,12 +537,11 @@ class Zygote:
                     break
             if status != "ok":
                 break
-            scanned = len(buffer)
-            if len(buffer) > max_line or received > 2 * max_line:  # one message that big: the student's answer
+            if len(reader) > max_line or received > 2 * max_line:  # one message that big: the student's answer
                 status, reason = "too_large", (f"answer too large: what your code produced for this check is over "
                                                f"{self.limits['answer_bytes']:,} bytes (the grader's limit)")
                 break
-        del buffer
+        del reader
         trace = ""
         if status == "timeout":
             overall = time.monotonic() - started >= hard
@@ -704,7 +703,7 @@ class Zygote:
                 f"{(errors[0].splitlines() or [''])[-1][:300]}); if your code did not cause this, please report it")
 
     def collect(self, rubric_id, seed, budget, probed):
-        """The student's half in a confined child: {"found": base64 of the bytes, "note"}, or
+        """The student's half in a confined child: {"found": the answer's bytes, "note"}, or
         {"failed": message, "details"}, with "status" (_Outcome's) when the child did not answer.
         `probed`: the parts as the probes left them."""
         from autograder.checks.registry import Result, collect
@@ -745,7 +744,7 @@ class Zygote:
             note = (f" (note: your code replaced {', '.join(sorted(tampered)[:5])} when it was loaded; the grader "
                     "restored the original before checking)") if tampered else ""
             if failed is None:
-                channel.send(event="found", data=base64.b64encode(data).decode(), note=note)
+                channel.send(event="found", note=note, payload=data)
             else:
                 channel.send(event="failed", message=failed.message[:MESSAGE_CHARS] + note,
                              details=jsonable(failed.details or {}))
@@ -753,7 +752,7 @@ class Zygote:
         outcome = self._fork(body, float(limits["load_seconds"]), budget, loads=len(probed))
         for message in outcome.messages:  # the first answer counts; none of them can be a pass
             if message["event"] == "found":
-                return {"found": message["data"], "note": message["note"][:MESSAGE_CHARS]}
+                return {"found": message["payload"], "note": message["note"][:MESSAGE_CHARS]}
             if message["event"] == "failed":
                 return {"failed": message["message"][:MESSAGE_CHARS], "details": message.get("details")}
         internal = self._internal(outcome)
@@ -809,7 +808,7 @@ def main():
                 reply = zygote.collect(request["id"], request["seed"], request["budget"], request["probed"])
         except Exception:  # noqa: BLE001 - hostile messages of a child, or a bug here: the server decides
             reply = {"error": traceback.format_exc()[-3000:]}
-        emit(event="reply", n=request["n"], **reply)
+        emit(event="reply", n=request["n"], payload=reply.pop("found", None), **reply)
 
 
 if __name__ == "__main__":

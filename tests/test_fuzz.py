@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from autograder.sandbox import GRADER_ERROR, student_details
-from autograder.protocol import CHILD_MESSAGES, child_message, json_lines, valid_blocks
+from autograder.protocol import CHILD_MESSAGES, Reader, child_message, encode, valid_blocks
 from autograder.zygote import bound_under, clear_folder, remove_tree
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -32,8 +32,9 @@ near_messages = st.builds(
 @FAST
 @given(st.lists(st.one_of(near_messages, json_values), max_size=20), st.binary(max_size=200))
 def test_a_childs_lines_are_either_exactly_typed_or_dropped(messages, noise):
-    buffer = bytearray(b"".join(json.dumps(m).encode() + b"\n" for m in messages) + noise + b"\n")
-    for message in json_lines(buffer):
+    reader = Reader(payload_events=("found",))
+    reader.feed(b"".join(json.dumps(m).encode() + b"\n" for m in messages) + noise + b"\n")
+    for message in reader.messages():
         kept = child_message(message)
         if kept is not None:  # what the zygote then indexes is there, with its type
             for key, kind in CHILD_MESSAGES[kept["event"]].items():
@@ -64,12 +65,28 @@ def test_student_details_never_carry_a_grader_error(details):
 
 @FAST
 @given(st.binary(max_size=5000), st.integers(1, 64))
-def test_json_lines_hold_any_bytes_in_any_chunks(data, chunk):
-    buffer, seen = bytearray(), 0
+def test_lines_hold_any_bytes_in_any_chunks(data, chunk):
+    reader, seen = Reader(), 0
     for start in range(0, len(data), chunk):
-        buffer += data[start:start + chunk]
-        seen += sum(1 for m in json_lines(buffer) if m is None or isinstance(m, dict))
-    assert b"\n" not in buffer and seen == data.count(b"\n")
+        reader.feed(data[start:start + chunk])
+        seen += sum(1 for m in reader.messages() if m is None or isinstance(m, dict))
+    assert b"\n" not in reader.buffer and seen == data.count(b"\n")
+
+
+@FAST
+@given(st.lists(st.tuples(near_messages, st.one_of(st.none(), st.binary(max_size=300))), max_size=8),
+       st.integers(1, 64))
+def test_answers_cross_whole_in_any_chunks_and_only_as_announced(sent, chunk):
+    """Raw answers (newlines, JSON inside) come back byte for byte after their line, whatever the
+    chunks; a "payload" written into a line's JSON is never taken for one."""
+    wire = b"".join(encode({**m, "payload": "forged"}, payload) + (payload or b"") for m, payload in sent)
+    reader, got = Reader(payload_events=[m["event"] for m, _ in sent]), []
+    for start in range(0, len(wire), chunk):
+        reader.feed(wire[start:start + chunk])
+        got += list(reader.messages())
+    assert len(reader) == 0 and len(got) == len(sent)
+    for message, (_, payload) in zip(got, sent):
+        assert message.get("payload") == payload
 
 
 # ---- the work folder's clean-up ----

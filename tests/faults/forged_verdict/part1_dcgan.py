@@ -1,7 +1,6 @@
 """Fault: forging a verdict by writing the grader's protocol to its pipe (found in /proc/self/fd):
 a full-marks result line in d_loss (then os._exit), and a made-up answer in g_loss. The result line
 is not the judge's, so d_loss fails, saying so; the made-up answer is judged as data and fails."""
-import base64
 import io
 import json
 import os
@@ -12,8 +11,8 @@ from reference.part1_dcgan import *  # noqa: F401,F403
 from reference.part1_dcgan import g_loss as _g_loss
 
 
-def _write_to_pipes(message):
-    line = (json.dumps(message) + "\n").encode()
+def _write_to_pipes(message, payload=b""):
+    line = (json.dumps(message) + "\n").encode() + payload
     for fd in os.listdir("/proc/self/fd"):
         try:
             if os.readlink(f"/proc/self/fd/{fd}").startswith("pipe:"):
@@ -30,5 +29,6 @@ def d_loss(d_real, d_fake):
 def g_loss(d_fake):
     buffer = io.BytesIO()
     torch.save({"value": 0.0}, buffer)
-    _write_to_pipes({"event": "found", "data": base64.b64encode(buffer.getvalue()).decode(), "note": ""})
+    answer = buffer.getvalue()
+    _write_to_pipes({"event": "found", "note": "", "bytes": len(answer)}, answer)
     return _g_loss(d_fake)
