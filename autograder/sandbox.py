@@ -614,13 +614,10 @@ class Server:
         self.probed = {p: self._probe(p, refused) for p in self.context.rubric["parts"]}
 
     def end(self):
-        """Kill the submission's namespace, whatever happened: what loading did, for the report."""
+        """Kill the submission's namespace, whatever happened."""
         if self.current is not None:
             self.current.close()
-        self.ahead = None
-        parts = self._summary(Path(self.root), self.probed) if self.root else {}
-        self.current, self.files, self.root, self.probed = None, {}, None, {}
-        return parts
+        self.current, self.ahead, self.files, self.root, self.probed = None, None, {}, None, {}
 
     def grade(self, root, ids, emit):
         from autograder.checks.registry import REGISTRY, require_registered
@@ -628,14 +625,16 @@ class Server:
         require_registered(ids)
         if any(REGISTRY[i].trains for i in ids):  # its judge's metrics: torch-fidelity imports torchvision (1 s)
             warm_up_metrics()
+        fingerprint = self.fingerprint()  # while the namespace starts (a child here: 30 ms)
         self.begin(root)
         try:
             for rubric_id, next_id in zip(ids, [*ids[1:], None]):
                 emit(event="check", check=asdict(self.run_check(rubric_id, self.probed, next_id)))
+            # Said before the namespace is killed: the grading process writes its report meanwhile.
+            emit(event="done", fingerprint=fingerprint, parts=self._summary(Path(self.root), self.probed),
+                 seconds=round(time.monotonic() - self.started, 2))
         finally:
-            seconds = round(time.monotonic() - self.started, 2)
-            parts = self.end()
-        emit(event="done", fingerprint=self.fingerprint(), parts=parts, seconds=seconds)
+            self.end()
 
 
 def serve():
