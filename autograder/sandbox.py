@@ -28,6 +28,7 @@ sent is dropped (student_details), and an error reply fails the request it answe
 Limits come from grading.yml's `limits:` (autograder.rubric.load_limits).
 """
 import base64
+import fcntl
 import json
 import os
 import resource
@@ -56,6 +57,8 @@ JUDGED_BYTES = 2_000_000  # the judge's own details: room for a training run's s
 EXTRA_LINES = 100  # lines a namespace may send besides its replies and progress (only forged ones are)
 NAMESPACE_MB, NAMESPACE_MB_CUDA = 1536, 4096  # a namespace's own memory besides a check's (Namespace)
 GRADER_ERROR = "grader_error"  # the detail that makes a failure the machine's, not the student's
+PIPE_BYTES = 2 ** 20  # the namespace's reply pipe (Linux's default pipe-max-size)
+AHEAD = 2  # checks posted to the namespace ahead of the one being judged (a slow judge hides two collects)
 PROGRESS_LINES = 10_000  # progress lines a namespace may send while one request runs (about 1 a second)
 __all__ = ["Sandbox", "SandboxError", "load_limits", "isolation_available"]
 
@@ -170,6 +173,10 @@ class Namespace:
             argv = self.cgroup.wrap(argv)
         self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
                                         env=env, cwd="/", bufsize=0, start_new_session=True)
+        try:  # room for the replies of the checks posted ahead (AHEAD) while the server judges
+            fcntl.fcntl(self.process.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        except OSError:  # above the system's pipe-max-size: a bigger reply waits for the server
+            pass
         self.reader, self.count = Reader(payload_events=("reply",)), 0
         self.on_progress = None  # set by the server: a training run's progress, on its way to the student
         # The biggest honest line: a probe's reply (a part's blocks and sources) or an answer, encoded.
@@ -356,7 +363,7 @@ class Server:
         if self.spare is None:
             self.spare = Namespace(isolation, self.device, self.limits, self.threads)  # imports torch while we do
         self.current, self.files, self.root, self.probed = None, {}, None, {}
-        self.ahead = None  # (request, Posted or the NamespaceBroken its post met): _post_ahead
+        self.ahead = []  # (request, Posted or the NamespaceBroken its post met), in order: _post_ahead
         self.on_progress = None  # serve(): the grading process hears a training run's progress
         self._fingerprint = None
 
@@ -393,21 +400,20 @@ class Server:
             raise
 
     def _post_ahead(self, request, seconds):
-        """Post the next check's collect while this one is judged: the namespace collects and the
-        judge judges side by side. Whatever the post meets is that request's, met when it is asked."""
+        """Post a later check's collect while this one is judged: the namespace collects and the
+        judge judges side by side."""
         if self.current is not None:
             try:
-                self.ahead = (request, self._post(request, seconds))
-            except NamespaceBroken as exc:
-                self.ahead = (request, exc)
+                self.ahead.append((request, self._post(request, seconds)))
+            except NamespaceBroken:
+                pass  # dropped with what was posted to it (_drop_namespace): each is posted again when asked
 
     def _ask(self, request, seconds):
-        ahead, self.ahead = self.ahead, None
+        ahead = self.ahead.pop(0) if self.ahead else None
         if ahead is not None and ahead[0] != request:
-            raise SandboxError(f"grader bug: {ahead[0]['op']} was posted ahead, and {request['op']} asked next")
+            raise SandboxError(f"grader bug: {ahead[0]['op']} {ahead[0].get('id', '')} was posted ahead, and "
+                               f"{request['op']} {request.get('id', '')} asked next")
         posted = ahead[1] if ahead is not None else self._post(request, seconds)
-        if isinstance(posted, NamespaceBroken):
-            raise posted
         try:
             reply = self.current.answer(posted)
         except NamespaceBroken:
@@ -423,9 +429,9 @@ class Server:
         return reply
 
     def _drop_namespace(self):
-        """The rest of the submission gets a fresh namespace."""
+        """The rest of the submission gets a fresh namespace (what was posted to this one, again)."""
         self.current.close()
-        self.current = None
+        self.current, self.ahead = None, []
 
     # ---- loading ----
 
@@ -476,11 +482,12 @@ class Server:
         return ({"op": "collect", "id": rubric_id, "seed": seed, "budget": budget, "probed": probed},
                 budget + loads + 30)
 
-    def run_check(self, rubric_id, probed, next_id=None):
+    def run_check(self, rubric_id, probed, following=()):
         """One rubric item: each try collects in the namespace (the student's code) and is judged in
-        a child of this server that never ran student code, on the found data alone. The first try
-        of `next_id`, the check that follows, is collected while this one is judged."""
-        from autograder.checks.registry import Result, run_tries, tries
+        a child of this server that never ran student code, on the found data alone. The first tries
+        of the next AHEAD ids of `following` (the checks after this one) are posted before it is
+        judged: the namespace collects them meanwhile, a slow judge's time included."""
+        from autograder.checks.registry import Result, run_tries
         started = time.monotonic()
         budget = check_seconds(self.limits, rubric_id)
 
@@ -497,8 +504,7 @@ class Server:
                 if killed and killed_for["machine"]:
                     return self._killed_for_memory(rubric_id)
                 return Result(rubric_id, False, clip(reply.get("failed", "")), student_details(reply.get("details")))
-            if next_id is not None and tries(rubric_id, self.context) == 1:  # no other try of this one follows
-                self._post_ahead(*self._collect_request(next_id, self.context.seed, probed))
+            self._post_following(rubric_id, following, probed)
             result = self._judge(rubric_id, data, seed, budget)
             result.message += clip(reply.get("note", ""))
             return result
@@ -513,6 +519,15 @@ class Server:
         message = clip(message, 4 * MESSAGE_CHARS)
         return Scored.of(self.context.rubric, rubric_id, result.passed, message,
                          bounded_details(result.details, JUDGED_BYTES), round(time.monotonic() - started, 2))
+
+    def _post_following(self, rubric_id, following, probed):
+        """Keep the first AHEAD checks of `following` posted, but none after a check that may be
+        tried again with another seed (rubric_id's included): its next try must come first."""
+        from autograder.checks.registry import tries
+        for index in range(len(self.ahead), min(AHEAD, len(following))):
+            if any(tries(i, self.context) > 1 for i in [rubric_id, *following[:index]]):
+                return
+            self._post_ahead(*self._collect_request(following[index], self.context.seed, probed))
 
     def _killed_for_memory(self, rubric_id, victim="this check's process"):
         """The check's process was ended by the system's out-of-memory killer (the kernel's count of
@@ -617,7 +632,7 @@ class Server:
         """Kill the submission's namespace, whatever happened."""
         if self.current is not None:
             self.current.close()
-        self.current, self.ahead, self.files, self.root, self.probed = None, None, {}, None, {}
+        self.current, self.ahead, self.files, self.root, self.probed = None, [], {}, None, {}
 
     def grade(self, root, ids, emit):
         from autograder.checks.registry import REGISTRY, require_registered
@@ -628,8 +643,8 @@ class Server:
         fingerprint = self.fingerprint()  # while the namespace starts (a child here: 30 ms)
         self.begin(root)
         try:
-            for rubric_id, next_id in zip(ids, [*ids[1:], None]):
-                emit(event="check", check=asdict(self.run_check(rubric_id, self.probed, next_id)))
+            for index, rubric_id in enumerate(ids):
+                emit(event="check", check=asdict(self.run_check(rubric_id, self.probed, ids[index + 1:])))
             # Said before the namespace is killed: the grading process writes its report meanwhile.
             emit(event="done", fingerprint=fingerprint, parts=self._summary(Path(self.root), self.probed),
                  seconds=round(time.monotonic() - self.started, 2))

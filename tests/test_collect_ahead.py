@@ -1,6 +1,6 @@
-"""The sandbox's server posts the next check's collect to the namespace while it judges the last
-(autograder/sandbox.py, Server._post_ahead): the student's half of one check and the judge of the
-one before run side by side. Each half is a process of its own, with its own seed, so the overlap
+"""The sandbox's server posts the next checks' collects to the namespace while it judges the last
+(autograder/sandbox.py, Server._post_ahead, AHEAD of them): the student's half of one check and the
+judge of the one before run side by side. Each half is a process of its own, with its own seed, so the overlap
 may change the time and nothing else."""
 import json
 import subprocess
@@ -10,6 +10,7 @@ from pathlib import Path
 from autograder import score
 from autograder.checks.registry import REGISTRY
 from autograder.rubric import load_rubric
+from autograder.sandbox import AHEAD
 from reference.demo import write_example
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +25,7 @@ server = Server("cpu", seed=0, warm_next=False)
 in_flight, judge = {}, server._judge
 
 def recording_judge(rubric_id, *args):
-    in_flight[rubric_id] = server.ahead[0]["id"] if server.ahead else None
+    in_flight[rubric_id] = [request["id"] for request, _ in server.ahead]
     return judge(rubric_id, *args)
 
 server._judge = recording_judge
@@ -41,11 +42,11 @@ print(json.dumps({"passed": {e["check"]["id"]: e["check"]["passed"] for e in eve
 def test_collecting_ahead_changes_no_verdict_and_happens_during_every_judge(tmp_path):
     """The demo's example (the reference with the five mistakes of examples/mistakes.yml), graded
     by a sandbox server and in-process with one seed: the same verdicts, and while each judge ran
-    but the last, the namespace already had the next check's collect."""
+    but the last, the namespace already had the next checks' collects (AHEAD of them, in order)."""
     folder = tmp_path / "example"
     mistakes = write_example(folder)
     ids = [i for i in load_rubric()["checks"] if not REGISTRY[i].trains]
-    after = dict(zip(ids, [*ids[1:], None]))
+    after = {i: ids[index + 1:index + 1 + AHEAD] for index, i in enumerate(ids)}
     run = subprocess.run([sys.executable, "-c", SERVE_AND_WATCH, str(folder), json.dumps(ids)], cwd=ROOT,
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
