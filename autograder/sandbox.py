@@ -58,7 +58,7 @@ EXTRA_LINES = 100  # lines a namespace may send besides its replies and progress
 NAMESPACE_MB, NAMESPACE_MB_CUDA = 1536, 4096  # a namespace's own memory besides a check's (Namespace)
 GRADER_ERROR = "grader_error"  # the detail that makes a failure the machine's, not the student's
 PIPE_BYTES = 2 ** 20  # the namespace's reply pipe (Linux's default pipe-max-size)
-AHEAD = 2  # checks posted to the namespace ahead of the one being judged (a slow judge hides two collects)
+AHEAD = 8  # checks posted to the namespace ahead of the one being judged: a slow judge (0.3 s) hides several collects
 PROGRESS_LINES = 10_000  # progress lines a namespace may send while one request runs (about 1 a second)
 __all__ = ["Sandbox", "SandboxError", "load_limits", "isolation_available"]
 
@@ -173,6 +173,7 @@ class Namespace:
             argv = self.cgroup.wrap(argv)
         self.process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
                                         env=env, cwd="/", bufsize=0, start_new_session=True)
+        os.set_blocking(self.process.stdin.fileno(), False)  # _send
         try:  # room for the replies of the checks posted ahead (AHEAD) while the server judges
             fcntl.fcntl(self.process.stdout.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
         except OSError:  # above the system's pipe-max-size: a bigger reply waits for the server
@@ -237,8 +238,26 @@ class Namespace:
                 "as memfd or /dev/shm, included)")
 
     def _send(self, message):
+        """Write `message`'s line. While the namespace's stdin is full, what it sends is read into the
+        reader, where answer() finds it: the zygote may be blocked writing the reply of a check posted
+        ahead, and would not read this line before the server read that reply (stdin does not block)."""
+        data, stdin, stdout = memoryview(encode(message)), self.process.stdin.fileno(), self.process.stdout.fileno()
         try:
-            self.process.stdin.write(encode(message))
+            while data:
+                readable, writable, _ = select.select([stdout], [stdin], [])
+                if writable:
+                    try:
+                        data = data[os.write(stdin, data):]
+                    except BlockingIOError:
+                        pass
+                elif readable:
+                    chunk = os.read(stdout, 1 << 20)
+                    if not chunk:
+                        raise OSError("it closed its output")
+                    self.reader.feed(chunk)
+                    if len(self.reader) > 2 * self.max_line:  # a reply waiting for answer(), and the next
+                        raise NamespaceBroken(f"over {2 * self.max_line:,} bytes came from your submission's side "
+                                              "unasked")
         except OSError as exc:
             raise NamespaceBroken(f"the grader's process for your submission is gone ({exc}){self._why()}") from exc
 

@@ -57,3 +57,21 @@ def test_collecting_ahead_changes_no_verdict_and_happens_during_every_judge(tmp_
     assert {i for i, passed in seen["passed"].items() if not passed} == {m["fails"] for m in mistakes}
     assert len(seen["in_flight"]) >= len(ids) - len(mistakes)  # a failed collect has no judge
     assert seen["in_flight"] == {i: after[i] for i in seen["in_flight"]}
+
+
+def test_big_part_files_do_not_stall_the_checks_posted_ahead(tmp_path):
+    """Each collect request carries the parts' sources: with 300 KB of code, AHEAD requests fill the
+    namespace's stdin while it writes an 8 MB reply (the prior's draws) that the server has not read
+    yet. The server reads while it writes (Namespace._send), so neither waits for the other."""
+    folder = tmp_path / "big"
+    folder.mkdir()
+    for source in (ROOT / "reference").glob("part*.py"):
+        (folder / source.name).write_text(source.read_text())
+    with (folder / "part1_dcgan.py").open("a") as f:
+        f.write("\n".join(f"# padding {n:06d} " + "x" * 90 for n in range(3000)) + "\n")
+    ids = ["dcgan.discriminator", "dcgan.prior", "dcgan.bce", "dcgan.d_loss", "dcgan.g_loss", "dcgan.g_step",
+           "dcgan.train_step", "dcgan.interpolate"]
+    run = subprocess.run([sys.executable, "-c", SERVE_AND_WATCH, str(folder), json.dumps(ids)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert json.loads(run.stdout.splitlines()[-1])["passed"] == {i: True for i in ids}
