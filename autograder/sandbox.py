@@ -382,7 +382,8 @@ class Server:
         if self.spare is None:
             self.spare = Namespace(isolation, self.device, self.limits, self.threads)  # imports torch while we do
         self.current, self.files, self.root, self.probed = None, {}, None, {}
-        self.ahead = []  # (request, Posted or the NamespaceBroken its post met), in order: _post_ahead
+        self.ahead = []  # (request, Posted), in the order they were posted: _post_ahead
+        self.trains = False  # whether the submission being graded runs a training check (its namespace warms up for it)
         self.on_progress = None  # serve(): the grading process hears a training run's progress
         self._fingerprint = None
 
@@ -401,7 +402,7 @@ class Server:
         files = {name: base64.b64encode(data).decode() for name, data in self.files.values()}
         namespace.on_progress = self.on_progress
         try:
-            namespace.start({**self.init, "files": files})
+            namespace.start({**self.init, "files": files, "trains": self.trains})
         except NamespaceBroken as exc:
             namespace.close()
             raise SandboxError(f"the submission's namespace did not start: {exc}") from exc
@@ -657,14 +658,15 @@ class Server:
         from autograder.checks.registry import REGISTRY, require_registered
         from autograder.tamper import warm_up_metrics
         require_registered(ids)
-        if any(REGISTRY[i].trains for i in ids):  # its judge's metrics: torch-fidelity imports torchvision (1 s)
+        self.trains = any(REGISTRY[i].trains for i in ids)
+        if self.trains:  # its judge's metrics: torch-fidelity imports torchvision
             warm_up_metrics()
         fingerprint = self.fingerprint()  # while the namespace starts (a child here: 30 ms)
         self.begin(root)
         try:
             for index, rubric_id in enumerate(ids):
                 emit(event="check", check=asdict(self.run_check(rubric_id, self.probed, ids[index + 1:])))
-            # Said before the namespace is killed: the grading process writes its report meanwhile.
+            # Said before the namespace is killed (0.1 s): a front end that keeps this server goes on meanwhile.
             emit(event="done", fingerprint=fingerprint, parts=self._summary(Path(self.root), self.probed),
                  seconds=round(time.monotonic() - self.started, 2))
         finally:

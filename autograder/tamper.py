@@ -70,7 +70,6 @@ def warm_up():
     # Building an optimizer imports torch._dynamo (which wraps torch.manual_seed, among others): 1-3 s
     # that every child would pay again.
     import_quietly("torch._dynamo")
-    warm_up_metrics()
     pending, seen = list(torch.optim.Optimizer.__subclasses__()), set()
     while pending:
         cls = pending.pop()
@@ -82,9 +81,15 @@ def warm_up():
 
 def warm_up_metrics():
     """What the training check's metrics import and read (torch-fidelity, MNIST), once per process
-    before it forks: the student side's (warm_up) and the judges' (the server, whose judges build no
-    optimizer and so need no torch._dynamo)."""
+    before it forks, when a training check is graded: the student side's (the zygote, before its
+    snapshot) and the judges' (the server, whose judges build no optimizer and so need no
+    torch._dynamo)."""
     import_quietly("torch_fidelity", "autograder.metric_fid", "autograder.metric_accuracy")
+    warm_up_mnist()
+
+
+def warm_up_mnist():
+    """MNIST read once (autograder.data.mnist_arrays caches it) before the children fork."""
     try:
         from autograder.data import mnist_arrays
         mnist_arrays()
