@@ -180,7 +180,7 @@ class Namespace:
             pass
         self.reader, self.count = Reader(payload_events=("reply",)), 0
         self.on_progress = None  # set by the server: a training run's progress, on its way to the student
-        # The biggest honest line: a probe's reply (a part's blocks and sources) or an answer, encoded.
+        # The biggest honest line: a probe's reply (a part's blocks and sources), or an answer's line and bytes.
         self.max_line = max(limits["answer_bytes"], 3 * int(submission_limits()["file_bytes"])) + 2 ** 20
 
     def start(self, init, seconds=300):

@@ -63,7 +63,7 @@ def main(submission):
     print(f"namespace ready (torch, the checks, its warm-up) and the parts probed, before the first check {first:.2f} s")
     own = [s for _, _, s in times]
     wall = times[-1][1] - (times[0][1] - times[0][2])
-    print(f"{len(own)} checks {wall:.2f} s, a collect child and a judge child each, the next check collecting while "
+    print(f"{len(own)} checks {wall:.2f} s, a collect child and a judge child each, the next checks collecting while "
           f"one is judged (each check's own time: median {sorted(own)[len(own) // 2]:.2f} s); slowest: "
           + ", ".join(f"{i} {s:.2f}" for i, _, s in sorted(times, key=lambda t: -t[2])[:4]))
     print(f"total {time.monotonic() - started:.2f} s")
