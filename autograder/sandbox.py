@@ -58,6 +58,7 @@ EXTRA_LINES = 100  # lines a namespace may send besides its replies and progress
 NAMESPACE_MB, NAMESPACE_MB_CUDA = 1536, 4096  # a namespace's own memory besides a check's (Namespace)
 GRADER_ERROR = "grader_error"  # the detail that makes a failure the machine's, not the student's
 PIPE_BYTES = 2 ** 20  # the namespace's reply pipe (Linux's default pipe-max-size)
+PARTS_SECONDS = 60  # for the namespace to take the parts' blocks and sources (Server._parts_request)
 AHEAD = 8  # checks posted to the namespace ahead of the one being judged: a slow judge (0.3 s) hides several collects
 PROGRESS_LINES = 10_000  # progress lines a namespace may send while one request runs (about 1 a second)
 __all__ = ["Sandbox", "SandboxError", "load_limits", "isolation_available"]
@@ -403,6 +404,8 @@ class Server:
         namespace.on_progress = self.on_progress
         try:
             namespace.start({**self.init, "files": files, "trains": self.trains})
+            if self.probed:  # opened again after the probes: the collects to come load the parts from these
+                namespace.ask(self._parts_request(), PARTS_SECONDS)
         except NamespaceBroken as exc:
             namespace.close()
             raise SandboxError(f"the submission's namespace did not start: {exc}") from exc
@@ -495,14 +498,19 @@ class Server:
 
     # ---- one check ----
 
-    def _collect_request(self, rubric_id, seed, probed):
+    def _parts_request(self):
+        """The parts as the probes left them (their blocks and sources), given to a namespace once,
+        before its first collect: a collect request names its check only, so that the requests
+        posted ahead stay small whatever the submission's size."""
+        return {"op": "parts", "probed": self.probed}
+
+    def _collect_request(self, rubric_id, seed):
         """The namespace's request for one try of a check, and the seconds its reply may take."""
         budget = check_seconds(self.limits, rubric_id)
-        loads = len(probed) * float(self.limits["load_seconds"])
-        return ({"op": "collect", "id": rubric_id, "seed": seed, "budget": budget, "probed": probed},
-                budget + loads + 30)
+        loads = len(self.probed) * float(self.limits["load_seconds"])
+        return {"op": "collect", "id": rubric_id, "seed": seed, "budget": budget}, budget + loads + 30
 
-    def run_check(self, rubric_id, probed, following=()):
+    def run_check(self, rubric_id, following=()):
         """One rubric item: each try collects in the namespace (the student's code) and is judged in
         a child of this server that never ran student code, on the found data alone. The first tries
         of the next AHEAD ids of `following` (the checks after this one) are posted before it is
@@ -513,7 +521,7 @@ class Server:
 
         def attempt(seed):
             try:
-                reply = self._ask(*self._collect_request(rubric_id, seed, probed))
+                reply = self._ask(*self._collect_request(rubric_id, seed))
             except NamespaceBroken as exc:
                 return Result(rubric_id, False, clip(exc))
             data = reply.get("payload")  # the answer's bytes (protocol.Reader), nothing else
@@ -524,13 +532,13 @@ class Server:
                 if killed and killed_for["machine"]:
                     return self._killed_for_memory(rubric_id)
                 return Result(rubric_id, False, clip(reply.get("failed", "")), student_details(reply.get("details")))
-            self._post_following(rubric_id, following, probed)
+            self._post_following(rubric_id, following)
             result = self._judge(rubric_id, data, seed, budget)
             result.message += clip(reply.get("note", ""))
             return result
 
         result = run_tries(rubric_id, self.context, attempt)
-        if not result.passed and any(info.get("oom_skips") for info in probed.values()):
+        if not result.passed and any(info.get("oom_skips") for info in self.probed.values()):
             # Loading lost code to the machine's memory: any failure may come from it. A re-run on
             # a machine with the memory grades it truly; a lost point would not come back.
             result = self._killed_for_memory(rubric_id, "a process loading your code")
@@ -540,14 +548,14 @@ class Server:
         return Scored.of(self.context.rubric, rubric_id, result.passed, message,
                          bounded_details(result.details, JUDGED_BYTES), round(time.monotonic() - started, 2))
 
-    def _post_following(self, rubric_id, following, probed):
+    def _post_following(self, rubric_id, following):
         """Keep the first AHEAD checks of `following` posted, but none after a check that may be
         tried again with another seed (rubric_id's included): its next try must come first."""
         from autograder.checks.registry import tries
         for index in range(len(self.ahead), min(AHEAD, len(following))):
             if any(tries(i, self.context) > 1 for i in [rubric_id, *following[:index]]):
                 return
-            self._post_ahead(*self._collect_request(following[index], self.context.seed, probed))
+            self._post_ahead(*self._collect_request(following[index], self.context.seed))
 
     def _killed_for_memory(self, rubric_id, victim="this check's process"):
         """The check's process was ended by the system's out-of-memory killer (the kernel's count of
@@ -647,6 +655,10 @@ class Server:
         self.root, self.started = str(root), time.monotonic()
         self.files, refused = read_parts(root, self.context.rubric["parts"])
         self.probed = {p: self._probe(p, refused) for p in self.context.rubric["parts"]}
+        try:
+            self._ask(self._parts_request(), PARTS_SECONDS)
+        except NamespaceBroken:
+            pass  # dropped: the namespace the first check opens is given them (_open)
 
     def end(self):
         """Kill the submission's namespace, whatever happened."""
@@ -665,7 +677,7 @@ class Server:
         self.begin(root)
         try:
             for index, rubric_id in enumerate(ids):
-                emit(event="check", check=asdict(self.run_check(rubric_id, self.probed, ids[index + 1:])))
+                emit(event="check", check=asdict(self.run_check(rubric_id, ids[index + 1:])))
             # Said before the namespace is killed (0.1 s): a front end that keeps this server goes on meanwhile.
             emit(event="done", fingerprint=fingerprint, parts=self._summary(Path(self.root), self.probed),
                  seconds=round(time.monotonic() - self.started, 2))

@@ -366,6 +366,7 @@ class Zygote:
         self.root = SUBMISSION if self.namespace else tempfile.mkdtemp(prefix="autograder-submission-")
         os.makedirs(self.root, exist_ok=True)
         self._reset_tmp()
+        self.probed = {}  # the parts as the probes left them: the server's "parts" request
         self.protocol_fds = ()
         self.on_progress = None  # the server hears a training run's progress through this (main())
         if not self.namespace:  # orphans of a child come back to us, to be killed
@@ -706,13 +707,15 @@ class Zygote:
         return (f"the process running your code failed outside your code's own lines ("
                 f"{(errors[0].splitlines() or [''])[-1][:300]}); if your code did not cause this, please report it")
 
-    def collect(self, rubric_id, seed, budget, probed):
+    def collect(self, rubric_id, seed, budget):
         """The student's half in a confined child: {"found": the answer's bytes, "note"}, or
         {"failed": message, "details"}, with "status" (_Outcome's) when the child did not answer.
-        `probed`: the parts as the probes left them."""
+        It loads the parts as the probes left them (self.probed, which the server gives first)."""
         from autograder.checks.registry import Result, collect
         from autograder.load import Block, CodeError, Part, Submission
-        limits, root = self.limits, self.root
+        limits, root, probed = self.limits, self.root, self.probed
+        if not probed:
+            raise RuntimeError("grader bug: a collect before the parts were given (Server._parts_request)")
 
         def body(channel, setup):
             from autograder.trainer import progress
@@ -808,8 +811,10 @@ def main():
         try:
             if request["op"] == "probe":
                 reply = {"info": zygote.probe(request["part"])}
+            elif request["op"] == "parts":
+                zygote.probed, reply = request["probed"], {}
             else:
-                reply = zygote.collect(request["id"], request["seed"], request["budget"], request["probed"])
+                reply = zygote.collect(request["id"], request["seed"], request["budget"])
         except Exception:  # noqa: BLE001 - hostile messages of a child, or a bug here: the server decides
             reply = {"error": traceback.format_exc()[-3000:]}
         emit(event="reply", n=request["n"], payload=reply.pop("found", None), **reply)
