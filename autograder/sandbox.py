@@ -661,10 +661,12 @@ class Server:
             pass  # dropped: the namespace the first check opens is given them (_open)
 
     def end(self):
-        """Kill the submission's namespace, whatever happened."""
+        """Kill the submission's namespace, whatever happened: what loading did, for the report."""
         if self.current is not None:
             self.current.close()
+        parts = self._summary(Path(self.root), self.probed) if self.root else {}
         self.current, self.ahead, self.files, self.root, self.probed = None, [], {}, None, {}
+        return parts
 
     def grade(self, root, ids, emit):
         from autograder.checks.registry import REGISTRY, require_registered
@@ -678,11 +680,12 @@ class Server:
         try:
             for index, rubric_id in enumerate(ids):
                 emit(event="check", check=asdict(self.run_check(rubric_id, ids[index + 1:])))
-            # Said before the namespace is killed (0.1 s): a front end that keeps this server goes on meanwhile.
-            emit(event="done", fingerprint=fingerprint, parts=self._summary(Path(self.root), self.probed),
-                 seconds=round(time.monotonic() - self.started, 2))
         finally:
-            self.end()
+            seconds = round(time.monotonic() - self.started, 2)
+            parts = self.end()
+        # After the namespace is gone: when a grading returns, nothing of its submission runs or lies
+        # in the grader's folders (tests/test_isolation.py), and the next one's namespace starts alone.
+        emit(event="done", fingerprint=fingerprint, parts=parts, seconds=seconds)
 
 
 def serve():
