@@ -1,12 +1,12 @@
 """The wire between the grader's processes, and what is read from the student's side of it.
 
-Every hop is JSON lines (an answer's bytes follow their line, raw): the grading process and its sandbox server (trusted both ways), the server
-and a submission's namespace (autograder/zygote.py), the zygote and a child running student code,
-the server and a judge. One writer (`encode`) serves them all; every line that comes from a process
-that ran, or runs beside, student code is read with a `Reader`, from a buffer the reader bounds,
-and checked against what the grader's own code sends (`child_message`, `valid_blocks`,
-`progress_numbers`) before anything of it is used. Files such a process could replace are read
-with `read_hostile`.
+Every hop is JSON lines (an answer's bytes follow their line, raw): the grading process and its
+sandbox server (trusted both ways), the server and a submission's namespace (autograder/zygote.py),
+the zygote and a child running student code, the server and a judge. One writer (`encode`) serves
+them all; every line that comes from a process that ran, or runs beside, student code is read with
+a `Reader`, from a buffer the reader bounds, and checked against what the grader's own code sends
+(`child_message`, `valid_blocks`, `progress_numbers`) before anything of it is used. Files such a
+process could replace are read with `read_hostile`.
 """
 import json
 import os

@@ -67,8 +67,8 @@ def warm_up():
     """What torch does lazily, once per process, that would otherwise look like tampering (and cost
     each child the time): an optimizer class wraps its own `step` the first time one is built."""
     import torch
-    # Building an optimizer imports torch._dynamo (which wraps torch.manual_seed, among others): 1-3 s
-    # that every child would pay again.
+    # Building an optimizer, and each of its steps, imports torch._dynamo (whose import replaces
+    # torch.manual_seed): 1-3 s that every child of a step check would pay again.
     import_quietly("torch._dynamo")
     pending, seen = list(torch.optim.Optimizer.__subclasses__()), set()
     while pending:
